@@ -1,0 +1,1 @@
+"""Shopflow: an e-commerce analytics platform."""
