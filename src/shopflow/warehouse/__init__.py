@@ -1,0 +1,1 @@
+"""The PostgreSQL warehouse: raw schema DDL, the partition loader and the load ledger."""
