@@ -82,7 +82,7 @@ class Settings:
         return self.fakestore_url_external is None
 
     # --- addresses --------------------------------------------------------------------------------
-    def _embedded_dsn(self, dbname: str) -> str:
+    def embedded_dsn(self, dbname: str) -> str:
         return (
             f"postgresql://{quote(self.pg_user)}:{quote(self.pg_password)}"
             f"@{self.host}:{self.pg_port}/{dbname}"
@@ -90,17 +90,17 @@ class Settings:
 
     @property
     def shop_dsn(self) -> str:
-        return self.shop_dsn_external or self._embedded_dsn(self.shop_db)
+        return self.shop_dsn_external or self.embedded_dsn(self.shop_db)
 
     @property
     def warehouse_dsn(self) -> str:
-        return self.warehouse_dsn_external or self._embedded_dsn(self.warehouse_db)
+        return self.warehouse_dsn_external or self.embedded_dsn(self.warehouse_db)
 
     @property
     def airflow_sqlalchemy_conn(self) -> str:
         if self.airflow_db_external:
             return self.airflow_db_external
-        return self._embedded_dsn(self.airflow_db).replace("postgresql://", "postgresql+psycopg2://", 1)
+        return self.embedded_dsn(self.airflow_db).replace("postgresql://", "postgresql+psycopg2://", 1)
 
     @property
     def s3_endpoint_url(self) -> str:

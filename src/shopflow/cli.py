@@ -1,0 +1,23 @@
+"""The `shopflow` command line: services, pipeline stages, transform, quality, dashboards."""
+
+from __future__ import annotations
+
+import warnings
+
+# platformdirs warns on every import when XDG_RUNTIME_DIR is unset (root shells, CI): noise, not a fault.
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
+import typer  # noqa: E402
+
+from shopflow.cli_commands import services  # noqa: E402
+
+app = typer.Typer(
+    help="Shopflow: e-commerce analytics platform (sources -> lake -> quality gate -> warehouse -> dbt -> dashboards).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(services.app, name="services")
+
+
+if __name__ == "__main__":
+    app()

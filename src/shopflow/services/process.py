@@ -1,0 +1,125 @@
+"""Supervising background processes: pid files, port checks, start, stop."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ServiceError(RuntimeError):
+    """A service could not be started, reached or stopped; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class PortSpec:
+    port: int
+    variable: str  # the environment variable that moves this port
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """True when nothing listens on host:port and we could bind it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def port_accepts(host: str, port: int, timeout: float = 0.5) -> bool:
+    """True when a TCP connection to host:port succeeds."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def ensure_ports_free(service: str, host: str, ports: Sequence[PortSpec]) -> None:
+    """Raise a ServiceError naming the first busy port and the variable that moves it."""
+    for spec in ports:
+        if not port_is_free(host, spec.port):
+            raise ServiceError(
+                f"{service}: port {host}:{spec.port} is already in use by another process. "
+                f"Stop that process or set {spec.variable} to a free port."
+            )
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str, log: Path | None = None) -> None:
+    """Poll `check` until it is true; on timeout raise naming `what` and the log to read."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    hint = f"; see {log}" if log else ""
+    raise ServiceError(f"{what} did not become ready within {timeout:.0f} s{hint}")
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie still answers kill(0); it is not running.
+    with contextlib.suppress(OSError):
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        if state == "Z":
+            return False
+    return True
+
+
+def read_pid(pidfile: Path, marker: str) -> int | None:
+    """The pid in `pidfile` if that process is alive and its command line contains `marker`."""
+    try:
+        pid = int(pidfile.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    if not pid_alive(pid):
+        return None
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return None
+    return pid if marker in cmdline else None
+
+
+def spawn(args: Sequence[str], *, log: Path, pidfile: Path, env: dict[str, str] | None = None,
+          cwd: Path | None = None) -> int:
+    """Start `args` detached in its own session, output appended to `log`; write and return its pid."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    pidfile.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            list(args), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=env, cwd=cwd, start_new_session=True,
+        )
+    pidfile.write_text(str(proc.pid))
+    return proc.pid
+
+
+def terminate(pid: int, timeout: float = 20.0) -> None:
+    """SIGTERM the process group of `pid`, then SIGKILL what is left after `timeout` seconds."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        if not pid_alive(pid):
+            return
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
