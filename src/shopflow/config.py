@@ -83,10 +83,7 @@ class Settings:
 
     # --- addresses --------------------------------------------------------------------------------
     def embedded_dsn(self, dbname: str) -> str:
-        return (
-            f"postgresql://{quote(self.pg_user)}:{quote(self.pg_password)}"
-            f"@{self.host}:{self.pg_port}/{dbname}"
-        )
+        return f"postgresql://{quote(self.pg_user)}:{quote(self.pg_password)}@{self.host}:{self.pg_port}/{dbname}"
 
     @property
     def shop_dsn(self) -> str:

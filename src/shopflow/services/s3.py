@@ -46,8 +46,12 @@ def s3_client(settings: Settings):
         aws_access_key_id=settings.s3_access_key,
         aws_secret_access_key=settings.s3_secret_key,
         region_name=settings.s3_region,
-        config=Config(retries={"max_attempts": 5, "mode": "standard"}, s3={"addressing_style": "path"},
-                      connect_timeout=5, read_timeout=60),
+        config=Config(
+            retries={"max_attempts": 5, "mode": "standard"},
+            s3={"addressing_style": "path"},
+            connect_timeout=5,
+            read_timeout=60,
+        ),
     )
 
 
@@ -74,8 +78,7 @@ class EmbeddedS3:
     @property
     def ports(self) -> list[PortSpec]:
         base = self.settings.s3_port
-        return [PortSpec(base + i, "SHOPFLOW_S3_PORT (the S3 server uses 10 ports from it)")
-                for i in range(PORT_BLOCK)]
+        return [PortSpec(base + i, "SHOPFLOW_S3_PORT (the S3 server uses 10 ports from it)") for i in range(PORT_BLOCK)]
 
     def pid(self) -> int | None:
         return read_pid(self.pidfile, "weed")
@@ -86,6 +89,9 @@ class EmbeddedS3:
         except (BotoCoreError, ClientError):
             return False
         return True
+
+    def is_running(self) -> bool:
+        return self.pid() is not None and self._ready()
 
     def start(self) -> str:
         """Start SeaweedFS and create the lake bucket; return 'started', 'reused' or 'restarted'."""
@@ -106,13 +112,27 @@ class EmbeddedS3:
         p = self.settings.s3_port
         host = self.settings.host
         args = [
-            weed_binary(), f"-logdir={self.settings.logs_dir / 's3'}", "mini",
-            f"-dir={self.data_dir}", f"-ip={host}", f"-ip.bind={host}",
-            "-admin.ui=false", "-webdav=false", "-master.telemetry=false",
-            "-s3.port.iceberg=0", "-s3.port.lance=0",
-            f"-s3.port={p}", f"-master.port={p + 1}", f"-volume.port={p + 2}", f"-filer.port={p + 3}",
-            f"-admin.port={p + 4}", f"-s3.port.grpc={p + 5}", f"-master.port.grpc={p + 6}",
-            f"-volume.port.grpc={p + 7}", f"-filer.port.grpc={p + 8}", f"-admin.port.grpc={p + 9}",
+            weed_binary(),
+            f"-logdir={self.settings.logs_dir / 's3'}",
+            "mini",
+            f"-dir={self.data_dir}",
+            f"-ip={host}",
+            f"-ip.bind={host}",
+            "-admin.ui=false",
+            "-webdav=false",
+            "-master.telemetry=false",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            f"-s3.port={p}",
+            f"-master.port={p + 1}",
+            f"-volume.port={p + 2}",
+            f"-filer.port={p + 3}",
+            f"-admin.port={p + 4}",
+            f"-s3.port.grpc={p + 5}",
+            f"-master.port.grpc={p + 6}",
+            f"-volume.port.grpc={p + 7}",
+            f"-filer.port.grpc={p + 8}",
+            f"-admin.port.grpc={p + 9}",
         ]
         env = dict(os.environ)
         # weed mini configures its S3 identity from these variables; signatures are then checked.

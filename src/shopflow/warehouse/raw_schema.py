@@ -29,9 +29,7 @@ create table if not exists {OPS_SCHEMA}.load_ledger (
 
 def raw_table_ddl(entity: Entity) -> str:
     """CREATE TABLE for one raw entity: contract columns, `_loaded_at`, and the entity key."""
-    columns = [
-        f"    {c.name} {c.pg_type}{'' if c.nullable else ' not null'}" for c in entity.columns
-    ]
+    columns = [f"    {c.name} {c.pg_type}{'' if c.nullable else ' not null'}" for c in entity.columns]
     columns.append("    _loaded_at timestamptz not null default now()")
     columns.append(f"    primary key ({', '.join(entity.key)})")
     body = ",\n".join(columns)
@@ -48,7 +46,5 @@ def ensure_raw_schema(conn: connection) -> None:
             # Loads replace one partition at a time: deleting by dt must not scan the table.
             cur.execute(f"create index if not exists {entity.table}_dt_idx on {RAW_SCHEMA}.{entity.table} (dt)")
         cur.execute(LOAD_LEDGER_DDL)
-        cur.execute(
-            f"create index if not exists load_ledger_entity_dt_idx on {OPS_SCHEMA}.load_ledger (entity, dt)"
-        )
+        cur.execute(f"create index if not exists load_ledger_entity_dt_idx on {OPS_SCHEMA}.load_ledger (entity, dt)")
     conn.commit()

@@ -1,0 +1,62 @@
+# Shopflow: every entry point a user needs. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+BIN := .venv/bin
+SHOPFLOW := $(BIN)/shopflow
+PYTEST_ARGS ?=
+
+.PHONY: help setup system-deps services-up services-down services-status env demo test test-fast lint format clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+setup: ## install uv when missing and create .venv from uv.lock (idempotent)
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
+	@$(UV) sync --frozen --quiet
+	@echo "environment ready: $(BIN) ($$($(BIN)/python --version))"
+
+system-deps: ## Debian packages the tests use (chromium for screenshots, docker-compose to validate the compose file)
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v docker-compose >/dev/null 2>&1 || missing="$$missing docker-compose"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages:$$missing (install them as root)"; exit 1; fi; \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+services-up: setup ## start the embedded PostgreSQL, S3 server and FakeStore API
+	@$(SHOPFLOW) services up
+
+services-down: ## stop the embedded services
+	@$(SHOPFLOW) services down
+
+services-status: ## show whether each service answers
+	@$(SHOPFLOW) services status
+
+env: ## print export lines for psql / aws-cli / boto3: eval "$$(make -s env)"
+	@$(SHOPFLOW) services env
+
+demo: setup ## start the services and say what runs where
+	@$(SHOPFLOW) services up
+
+test: setup system-deps ## run every test, slow end-to-end ones included
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-fast: setup ## run the tests not marked slow
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: setup ## ruff (lint + format check)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup ## apply ruff formatting and fixes
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean: ## stop services and delete all local state (.local/) and build output
+	-@[ -x $(SHOPFLOW) ] && $(SHOPFLOW) services down
+	rm -rf .local transform/target transform/logs great_expectations/uncommitted

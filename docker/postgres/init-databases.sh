@@ -1,0 +1,63 @@
+#!/bin/bash
+# Creates shopflow's databases and roles on one PostgreSQL server; run by the postgres image on first
+# start (/docker-entrypoint-initdb.d). Idempotent, so it can also be re-run by hand to rotate passwords.
+#
+# One server, separate databases: the source system (shop), the warehouse, Airflow's metadata and
+# Metabase's application database have different owners, lifecycles and blast radii. A dbt
+# `drop schema ... cascade` cannot touch Airflow's tables, each database is backed up and restored
+# on its own, and each maps to the separate service it becomes in AWS (the shop's own database,
+# RDS warehouse, Airflow metadata RDS).
+#
+# Passwords arrive as environment variables and are passed to psql as variables (:'name'), so they
+# are quoted by psql and never spliced into SQL text.
+set -euo pipefail
+
+for var in SHOP_DB_PASSWORD WAREHOUSE_DB_PASSWORD WAREHOUSE_READER_PASSWORD AIRFLOW_DB_PASSWORD \
+    METABASE_DB_PASSWORD; do
+    if [ -z "${!var:-}" ]; then
+        echo "init-databases: $var is empty; set it in .env" >&2
+        exit 2
+    fi
+done
+
+psql -v ON_ERROR_STOP=1 --no-psqlrc --username "${POSTGRES_USER:-postgres}" --dbname postgres \
+    -v shop_pw="$SHOP_DB_PASSWORD" \
+    -v warehouse_pw="$WAREHOUSE_DB_PASSWORD" \
+    -v reader_pw="$WAREHOUSE_READER_PASSWORD" \
+    -v airflow_pw="$AIRFLOW_DB_PASSWORD" \
+    -v metabase_pw="$METABASE_DB_PASSWORD" <<'SQL'
+-- role name, password variable, database it owns (null: owns none)
+create temporary table wanted (role text, password text, db text);
+insert into wanted values
+    ('shop_app', :'shop_pw', 'shop'),
+    ('warehouse_app', :'warehouse_pw', 'warehouse'),
+    ('warehouse_reader', :'reader_pw', null),
+    ('airflow', :'airflow_pw', 'airflow'),
+    ('metabase', :'metabase_pw', 'metabase');
+
+select format('create role %I login', role) from wanted
+where not exists (select from pg_roles where rolname = wanted.role)
+\gexec
+-- Always (re)set passwords: re-running the script after changing .env rotates them.
+select format('alter role %I with login password %L', role, password) from wanted
+\gexec
+select format('create database %I owner %I', db, role) from wanted
+where db is not null and not exists (select from pg_database where datname = wanted.db)
+\gexec
+select format('alter database %I owner to %I', db, role) from wanted where db is not null
+\gexec
+-- Nobody connects to a database by default; owners can, and the reader may read the warehouse.
+select format('revoke all on database %I from public', db) from wanted where db is not null
+\gexec
+grant connect on database warehouse to warehouse_reader;
+SQL
+
+# Metabase reads the dbt marts only, never raw (which holds customers' emails and phone numbers).
+psql -v ON_ERROR_STOP=1 --no-psqlrc --username "${POSTGRES_USER:-postgres}" --dbname warehouse <<'SQL'
+create schema if not exists marts authorization warehouse_app;
+grant usage on schema marts to warehouse_reader;
+grant select on all tables in schema marts to warehouse_reader;
+alter default privileges for role warehouse_app in schema marts grant select on tables to warehouse_reader;
+SQL
+
+echo "init-databases: databases shop, warehouse, airflow, metabase and their roles are ready"

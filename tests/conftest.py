@@ -1,0 +1,82 @@
+"""Session fixtures: an isolated stack of the real embedded services, started once per test session."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shopflow.config import Settings, load_settings
+from shopflow.services.manager import services_down, services_up
+
+# Variables that would point the tests at external services or another state dir.
+ISOLATED_VARS = (
+    "SHOP_DSN", "WAREHOUSE_DSN", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "S3_ENDPOINT_URL",
+    "FAKESTORE_API_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "LAKE_BUCKET",
+    "SHOPFLOW_STATE_DIR", "SHOPFLOW_PG_PORT", "SHOPFLOW_S3_PORT", "SHOPFLOW_API_PORT",
+)
+
+
+def _block_is_free(base: int, size: int) -> bool:
+    for port in range(base, base + size):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
+def free_port_block(size: int = 1) -> int:
+    """The first port of `size` consecutive free ports, picked at random in 20000-39999."""
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20000, 40000 - size)
+        if _block_is_free(base, size):
+            return base
+    raise RuntimeError("no free port block found")
+
+
+def make_state_dir(prefix: str) -> Path:
+    # Under /tmp and world-searchable: as root, PostgreSQL runs as 'nobody' and must reach it.
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o755)
+    return path
+
+
+def stack_environment(state_dir: Path) -> dict[str, str]:
+    """Environment variables for an isolated embedded stack in `state_dir` on free ports."""
+    return {
+        "SHOPFLOW_STATE_DIR": str(state_dir),
+        "SHOPFLOW_PG_PORT": str(free_port_block()),
+        "SHOPFLOW_S3_PORT": str(free_port_block(10)),
+        "SHOPFLOW_API_PORT": str(free_port_block()),
+    }
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Settings]:
+    """Settings of a running embedded stack (PostgreSQL, S3, FakeStore API) private to this session.
+
+    The variables are exported for the whole session, so code that calls load_settings() itself
+    (CLI commands, pipeline functions) uses this stack too.
+    """
+    saved = {name: os.environ.pop(name, None) for name in ISOLATED_VARS}
+    state_dir = make_state_dir("shopflow-test-stack-")
+    os.environ.update(stack_environment(state_dir))
+    settings = load_settings()
+    services_up(settings)
+    try:
+        yield settings
+    finally:
+        services_down(settings)
+        shutil.rmtree(state_dir, ignore_errors=True)
+        for name in ISOLATED_VARS:
+            os.environ.pop(name, None)
+        os.environ.update({k: v for k, v in saved.items() if v is not None})

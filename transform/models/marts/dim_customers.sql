@@ -1,0 +1,40 @@
+{{
+    config(
+        indexes=[
+            {'columns': ['customer_id', 'valid_from'], 'unique': true},
+        ]
+    )
+}}
+
+with
+
+customer_versions as (
+
+    select * from {{ ref('int_customers_versioned') }}
+
+),
+
+final as (
+
+    select
+        cast(customer_key as text) as customer_key,
+        cast(customer_id as bigint) as customer_id,
+        cast(first_name as text) as first_name,
+        cast(last_name as text) as last_name,
+        cast(full_name as text) as full_name,
+        cast(email as text) as email,
+        cast(phone as text) as phone,
+        cast(city as text) as city,
+        cast(country as text) as country,
+        cast(loyalty_segment as text) as loyalty_segment,
+        cast(registered_at as timestamptz) as registered_at,
+        cast(valid_from as timestamptz) as valid_from,
+        cast(valid_to as timestamptz) as valid_to,
+        cast(is_current as boolean) as is_current,
+        cast(version_number as integer) as version_number
+
+    from customer_versions
+
+)
+
+select * from final
