@@ -22,6 +22,7 @@ from shopflow.dashboards.definitions import load_dashboards as _load_dashboards
 from shopflow.dashboards.formatting import (
     d3_date_format,
     d3_format,
+    decimals_of,
     format_date,
     format_value,
     to_json_value,
@@ -79,7 +80,9 @@ def _axis(title: str | None, column: Any) -> dict[str, Any]:
         axis["tickformat"] = d3_date_format(column)
         axis["hoverformat"] = d3_date_format(column)
     elif column.format in ("currency", "percent", "number"):
-        axis["tickformat"] = d3_format(column)
+        # Whole-number columns get trimmed tick labels so an axis over 1..3 does not read 1, 2, 2, 3.
+        whole_numbers = column.format == "number" and decimals_of(column) == 0
+        axis["tickformat"] = ",~f" if whole_numbers else d3_format(column)
         axis["hoverformat"] = d3_format(column)
     else:
         axis["type"] = "category"
@@ -136,7 +139,10 @@ def _cartesian_figure(result: CardResult) -> dict[str, Any]:
     metric_axis["rangemode"] = "tozero"
     if dim.format == "number" and not horizontal:
         # Whole-number dimensions such as hour of day: one tick per value, not 2.5, 5, 7.5.
+        dim_values = [v for v in x_values if v is not None]
         dim_axis.update(type="linear", dtick=1, tickformat="d")
+        if dim_values:
+            dim_axis["range"] = [min(dim_values) - 0.5, max(dim_values) + 0.5]
     layout: dict[str, Any] = {
         "showlegend": len(traces) > 1,
         "legend": {"orientation": "h", "y": -0.25},
@@ -273,7 +279,7 @@ def _scalar_html(result: CardResult) -> str:
                 f'<span class="delta {css}">{arrow} {html.escape(magnitude)}</span> vs {html.escape(previous_label)}'
             )
         parts.append(f'<div class="scalar-sub">{html.escape(period)} · {delta}</div>')
-    return "".join(parts)
+    return f'<div class="scalar">{"".join(parts)}</div>'
 
 
 def _table_html(result: CardResult) -> str:
@@ -341,8 +347,9 @@ padding:10px 16px;margin-bottom:16px}
 flex-direction:column;min-width:0;overflow:hidden}
 .card h2{font-size:14px;margin:0 0 6px;color:#4C5773}
 .chart{flex:1;min-height:0}
-.scalar-value{font-size:34px;font-weight:700;margin-top:auto}
-.scalar-sub{font-size:13px;color:#696E7B;margin-bottom:auto}
+.scalar{flex:1;display:flex;flex-direction:column;justify-content:center}
+.scalar-value{font-size:34px;font-weight:700;line-height:1.15}
+.scalar-sub{font-size:13px;color:#696E7B;margin-top:4px}
 .delta.up{color:#2E8B57}.delta.down{color:#C94A4A}.delta.flat{color:#696E7B}
 .no-data{flex:1;display:flex;align-items:center;justify-content:center;color:#949AAB;font-size:16px;
 border:1px dashed #D7DBDE;border-radius:6px}
@@ -386,7 +393,7 @@ _ERROR_HOOK = """
 _DRAW = """
 (function(){
   var specs = JSON.parse(document.getElementById('chart-specs').textContent);
-  var config = {responsive: true, displaylogo: false, modeBarButtonsToRemove: ['sendDataToCloud']};
+  var config = {responsive: true, displaylogo: false, displayModeBar: false};
   var drawn = 0;
   document.body.setAttribute('data-charts-expected', String(specs.length));
   document.body.setAttribute('data-charts-rendered', '0');
