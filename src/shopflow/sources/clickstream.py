@@ -28,13 +28,13 @@ MS_PER_DAY = 86_400_000
 MAX_LATENESS_MS = 600_000
 
 # Browsing sessions that end without a purchase, per day at scale 1 (before weekday/season factors).
-BROWSE_SESSIONS_PER_DAY = 19.0
+BROWSE_SESSIONS_PER_DAY = 12.0
 # How far a browsing session gets: bounce (page_view only), browse, cart, checkout.
 BROWSE_STAGE_SHARE = np.array([0.46, 0.30, 0.15, 0.09])
 # Share of browsing sessions by a logged-in customer; the rest are anonymous visitors.
 BROWSE_LOGGED_IN_SHARE = 0.12
 # Share of buyers logged in from their first page; the others log in at checkout.
-BUYER_LOGGED_IN_FROM_START = 0.60
+BUYER_LOGGED_IN_FROM_START = 0.65
 # Share of buyers who look at one more product before the ones they buy.
 BUYER_EXTRA_VIEW_SHARE = 0.35
 DEVICE_SHARE = np.array([0.42, 0.48, 0.10])

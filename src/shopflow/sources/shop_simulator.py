@@ -41,13 +41,13 @@ from shopflow.sources import SimulationError, clickstream, people
 from shopflow.sources.patterns import day_factor, day_rng, keyed_uniform, seconds_in_day
 
 LAUNCH_CUSTOMERS = 150
-NEW_CUSTOMERS_PER_DAY = 2.33
+NEW_CUSTOMERS_PER_DAY = 2.25
 ORDERS_PER_DAY = 13.7
 FIRST_ORDER_SHARE = 0.5
 BASKET_SIZE_SHARE = np.array([0.40, 0.30, 0.18, 0.12])  # 1, 2, 3, 4 lines
 QUANTITY_SHARE = np.array([0.86, 0.10, 0.04])  # 1, 2, 3 units
 PAYMENT_SHARE = np.array([0.45, 0.20, 0.20, 0.10, 0.05])  # in PAYMENT_METHODS order
-PRICE_ELASTICITY = 0.5
+PRICE_ELASTICITY = 0.48
 PHONE_MISSING_SHARE = 0.08
 MONTHLY_MOVE_SHARE = 0.012
 MOVE_ABROAD_SHARE = 0.10
