@@ -17,9 +17,18 @@ from shopflow.services.manager import services_down, services_up
 
 # Variables that would point the tests at external services or another state dir.
 ISOLATED_VARS = (
-    "SHOP_DSN", "WAREHOUSE_DSN", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "S3_ENDPOINT_URL",
-    "FAKESTORE_API_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "LAKE_BUCKET",
-    "SHOPFLOW_STATE_DIR", "SHOPFLOW_PG_PORT", "SHOPFLOW_S3_PORT", "SHOPFLOW_API_PORT",
+    "SHOP_DSN",
+    "WAREHOUSE_DSN",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+    "S3_ENDPOINT_URL",
+    "FAKESTORE_API_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "LAKE_BUCKET",
+    "SHOPFLOW_STATE_DIR",
+    "SHOPFLOW_PG_PORT",
+    "SHOPFLOW_S3_PORT",
+    "SHOPFLOW_API_PORT",
 )
 
 
@@ -80,3 +89,52 @@ def stack() -> Iterator[Settings]:
         for name in ISOLATED_VARS:
             os.environ.pop(name, None)
         os.environ.update({k: v for k, v in saved.items() if v is not None})
+
+
+def _admin_execute(settings: Settings, statement: str) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(settings.embedded_dsn("postgres"))
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(statement)
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="session")
+def isolated_settings(stack):
+    """Factory: Settings with their own shop and warehouse databases and lake bucket on the session stack.
+
+    Tests that build data use it so they never see each other's rows; everything is dropped at the end.
+    """
+    import dataclasses
+    import uuid
+
+    from shopflow.lake import Lake
+    from shopflow.services.s3 import ensure_bucket, s3_client
+
+    created: list[Settings] = []
+
+    def make(name: str) -> Settings:
+        tag = f"{name}_{uuid.uuid4().hex[:6]}".lower()
+        for db in (f"{tag}_shop", f"{tag}_warehouse"):
+            _admin_execute(stack, f'create database "{db}"')
+        settings = dataclasses.replace(
+            stack,
+            shop_dsn_external=stack.embedded_dsn(f"{tag}_shop"),
+            warehouse_dsn_external=stack.embedded_dsn(f"{tag}_warehouse"),
+            lake_bucket=tag.replace("_", "-"),
+        )
+        ensure_bucket(settings)
+        created.append(settings)
+        return settings
+
+    yield make
+    for settings in created:
+        lake = Lake(s3_client(settings), settings.lake_bucket)
+        lake.delete_keys(lake.list_keys(""))
+        lake.client.delete_bucket(Bucket=settings.lake_bucket)
+        for dsn in (settings.shop_dsn, settings.warehouse_dsn):
+            _admin_execute(stack, f'drop database if exists "{dsn.rsplit("/", 1)[1]}" with (force)')

@@ -57,8 +57,11 @@ def test_s3_put_get_list_and_wrong_secret_rejected(stack):
         keys = [o["Key"] for o in client.list_objects_v2(Bucket=stack.lake_bucket, Prefix="tests/")["Contents"]]
         assert keys == ["tests/hello.txt"]
         intruder = boto3.client(
-            "s3", endpoint_url=stack.s3_endpoint_url, aws_access_key_id=stack.s3_access_key,
-            aws_secret_access_key="wrong-secret", region_name=stack.s3_region,
+            "s3",
+            endpoint_url=stack.s3_endpoint_url,
+            aws_access_key_id=stack.s3_access_key,
+            aws_secret_access_key="wrong-secret",
+            region_name=stack.s3_region,
         )
         with pytest.raises(ClientError) as err:
             intruder.get_object(Bucket=stack.lake_bucket, Key="tests/hello.txt")
@@ -76,7 +79,10 @@ def test_fakestore_api_serves_the_catalog(stack):
     assert requests.get(f"{base}/products/7", timeout=5).json()["id"] == 7
     assert requests.get(f"{base}/products/999", timeout=5).status_code == 404
     assert requests.get(f"{base}/products/categories", timeout=5).json() == [
-        "electronics", "jewelery", "men's clothing", "women's clothing",
+        "electronics",
+        "jewelery",
+        "men's clothing",
+        "women's clothing",
     ]
     jewelery = requests.get(f"{base}/products/category/jewelery", timeout=5).json()
     assert jewelery and {p["category"] for p in jewelery} == {"jewelery"}

@@ -9,7 +9,7 @@ warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 import typer  # noqa: E402
 
-from shopflow.cli_commands import services  # noqa: E402
+from shopflow.cli_commands import pipeline, services  # noqa: E402
 
 app = typer.Typer(
     help="Shopflow: e-commerce analytics platform (sources -> lake -> quality gate -> warehouse -> dbt -> dashboards).",
@@ -17,6 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(services.app, name="services")
+pipeline.register(app)
 
 
 if __name__ == "__main__":
