@@ -45,7 +45,7 @@ def test_products_snapshot_has_the_contract_columns_and_is_byte_stable(shop):
 
 def test_api_down_writes_nothing(shop):
     lake = lake_for(shop)
-    with pytest.raises(SourceError, match="127.0.0.1:9"):
+    with pytest.raises(SourceError, match=r"127\.0\.0\.1:9"):
         extract_products(lake, "http://127.0.0.1:9", date(2025, 3, 9))
     assert lake.list_keys(partition_prefix(PRODUCTS, date(2025, 3, 9))) == []
 
