@@ -1,0 +1,629 @@
+"""Provision the dashboards into Metabase through its REST API, idempotently.
+
+Every endpoint, payload and response shape used here is taken from METABASE-API.md (the project's
+notes read from Metabase's source, open-source edition 0.55-0.62); the section is cited where the
+behaviour depends on it. No Metabase server runs in this environment: the code is tested against
+`tests/metabase_double.py`, a strict local double built from the same notes (docs/dashboards.md
+lists what is and is not verified against a live Metabase).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import requests
+
+from shopflow.dashboards.definitions import (
+    DEFAULT_ROOT,
+    Card,
+    Column,
+    Dashboard,
+    all_cards,
+    load_dashboards,
+)
+
+DEFAULT_COLLECTION = "Shopflow"
+DEFAULT_DATABASE_NAME = "Shopflow warehouse"
+DEFAULT_SITE_NAME = "Shopflow"
+SESSION_HEADER = "X-Metabase-Session"  # METABASE-API.md, "General"
+
+# Card `display` per YAML visualization. Metabase's pie chart is drawn as a donut, so both map to
+# "pie"; a bubble chart is Metabase's scatter with a bubble-size column (METABASE-API.md, "Cards").
+DISPLAY = {
+    "scalar": "scalar",
+    "line": "line",
+    "bar": "bar",
+    "row": "row",
+    "pie": "pie",
+    "donut": "pie",
+    "table": "table",
+    "bubble": "scatter",
+    "funnel": "funnel",
+}
+
+
+class MetabaseError(RuntimeError):
+    """Provisioning failed; the message names the Metabase URL and what to do."""
+
+
+class MetabaseUnreachable(MetabaseError):
+    """No HTTP answer from the Metabase URL."""
+
+
+class MetabaseAuthError(MetabaseError):
+    """Metabase rejected the admin login (wrong e-mail or password, or throttled)."""
+
+
+class MetabaseAPIError(MetabaseError):
+    """Metabase answered a request with an unexpected status."""
+
+    def __init__(self, message: str, status: int, body: Any):
+        super().__init__(message)
+        self.status = status
+        self.body = body
+
+
+@dataclass(frozen=True)
+class WarehouseConnection:
+    """How Metabase reaches the warehouse (as Metabase sees the network; use the read-only role)."""
+
+    host: str
+    port: int
+    dbname: str
+    user: str
+    password: str = field(repr=False)
+    ssl: bool = False
+
+    def details(self) -> dict[str, Any]:
+        """The `details` object of POST /api/database (METABASE-API.md, "Databases")."""
+        return {
+            "host": self.host,
+            "port": self.port,
+            "dbname": self.dbname,
+            "user": self.user,
+            "password": self.password,
+            "ssl": self.ssl,
+        }
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What provisioning did to one Metabase object."""
+
+    kind: str  # database | collection | card | dashboard
+    name: str
+    id: int
+    action: str  # created | updated | unchanged
+    url: str | None = None
+
+
+@dataclass
+class ProvisionReport:
+    """Everything `provision` created, updated or left unchanged, plus the dashboard URLs."""
+
+    metabase_url: str
+    setup_performed: bool
+    database: Outcome
+    collection: Outcome
+    cards: list[Outcome] = field(default_factory=list)
+    dashboards: list[Outcome] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def count(self, kind: str, action: str) -> int:
+        """How many objects of `kind` got `action`."""
+        objects = {
+            "database": [self.database],
+            "collection": [self.collection],
+            "card": self.cards,
+            "dashboard": self.dashboards,
+        }[kind]
+        return sum(1 for o in objects if o.action == action)
+
+    def summary(self) -> str:
+        """A few human-readable lines: counts per action and every dashboard URL."""
+        lines = [
+            f"Metabase {self.metabase_url}" + (" (first-run setup done)" if self.setup_performed else ""),
+            f"database {self.database.name!r} id {self.database.id}: {self.database.action}",
+            f"collection {self.collection.name!r} id {self.collection.id}: {self.collection.action}",
+        ]
+        for kind in ("card", "dashboard"):
+            counts = ", ".join(f"{self.count(kind, a)} {a}" for a in ("created", "updated", "unchanged"))
+            lines.append(f"{kind}s: {counts}")
+        lines.extend(f"{d.name}: {d.url}" for d in self.dashboards)
+        lines.extend(f"warning: {w}" for w in self.warnings)
+        return "\n".join(lines)
+
+
+class MetabaseClient:
+    """A small requests-based client that turns Metabase's error answers into clear exceptions."""
+
+    def __init__(self, base_url: str, *, timeout: float = 30.0, session: requests.Session | None = None):
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.http = session or requests.Session()
+        self.token: str | None = None
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: Any = None,
+        auth: bool = True,
+        ok: tuple[int, ...] = (200,),
+    ) -> Any:
+        """Send one API request and return the decoded JSON (raise MetabaseError otherwise)."""
+        headers = {"Accept": "application/json"}
+        if auth:
+            if self.token is None:
+                raise MetabaseError(f"{method} {path}: not logged in to Metabase at {self.base_url}")
+            headers[SESSION_HEADER] = self.token
+        url = f"{self.base_url}{path}"
+        try:
+            response = self.http.request(method, url, json=body, params=params, headers=headers, timeout=self.timeout)
+        except requests.ConnectionError as exc:
+            raise MetabaseUnreachable(
+                f"cannot reach Metabase at {self.base_url} ({method} {path}): {exc.__class__.__name__}. "
+                "Is Metabase running and is METABASE_URL right?"
+            ) from exc
+        except requests.Timeout as exc:
+            raise MetabaseUnreachable(
+                f"Metabase at {self.base_url} did not answer {method} {path} within {self.timeout:g} s"
+            ) from exc
+        try:
+            payload: Any = response.json()
+        except ValueError:
+            payload = response.text
+        if response.status_code not in ok:
+            raise MetabaseAPIError(
+                f"Metabase at {self.base_url} answered {method} {path} with HTTP "
+                f"{response.status_code}: {_describe(payload)}",
+                response.status_code,
+                payload,
+            )
+        return payload
+
+
+def _describe(payload: Any) -> str:
+    """A short text for an error body: `errors` fields first (METABASE-API.md, "General")."""
+    if isinstance(payload, dict):
+        if isinstance(payload.get("errors"), dict):
+            return "; ".join(f"{k}: {v}" for k, v in payload["errors"].items())
+        if payload.get("message"):
+            return str(payload["message"])
+    text = payload if isinstance(payload, str) else json.dumps(payload)
+    return text.strip()[:500] or "(empty body)"
+
+
+# --- mapping of the YAML definitions to Metabase payloads ------------------------------------------
+
+
+def column_key(name: str) -> str:
+    """Metabase's key for a result column in column_settings / tooltip settings: ["name","COL"]."""
+    return json.dumps(["name", name], separators=(",", ":"))
+
+
+def _column_settings(column: Column) -> dict[str, Any]:
+    settings: dict[str, Any] = {"column_title": column.label}
+    decimals = column.decimals
+    if column.format == "currency":
+        settings.update(number_style="currency", currency="USD", currency_style="symbol")
+        settings["decimals"] = 2 if decimals is None else decimals
+    elif column.format == "percent":
+        # Metabase's percent style multiplies by 100, matching the YAML's fractions.
+        settings["number_style"] = "percent"
+        settings["decimals"] = 1 if decimals is None else decimals
+    elif column.format == "number":
+        settings["number_style"] = "decimal"
+        settings["decimals"] = 0 if decimals is None else decimals
+    elif column.format == "date":
+        if column.date_unit == "month":
+            settings.update(date_style="MMMM D, YYYY", date_abbreviate=True)
+        else:
+            settings.update(date_style="YYYY/M/D", date_separator="-")
+        settings["time_enabled"] = None
+    return settings
+
+
+def visualization_settings(card: Card) -> dict[str, Any]:
+    """The card's visualization_settings, keyed by result column names (METABASE-API.md, "Cards")."""
+    vs: dict[str, Any] = {"column_settings": {column_key(c.name): _column_settings(c) for c in card.columns}}
+    viz = card.visualization
+    if viz == "scalar":
+        vs["scalar.field"] = card.value
+        if card.trend_period:
+            vs["graph.dimensions"] = [card.trend_period]
+            vs["graph.metrics"] = [card.value]
+    elif viz in ("line", "bar", "row"):
+        dim = card.column(card.dimension)
+        vs["graph.dimensions"] = [dim.name]
+        vs["graph.metrics"] = list(card.metrics)
+        vs["graph.x_axis.title_text"] = card.x_label
+        vs["graph.y_axis.title_text"] = card.y_label
+        vs["graph.x_axis.scale"] = "timeseries" if dim.format == "date" else "ordinal"
+        vs["graph.show_values"] = False
+        vs["series_settings"] = {
+            name: {"title": card.column(name).label}
+            | ({"color": card.column(name).color} if card.column(name).color else {})
+            for name in card.metrics
+        }
+    elif viz in ("pie", "donut"):
+        vs["pie.dimension"] = card.dimension
+        vs["pie.metric"] = card.metrics[0]
+        vs["pie.show_legend"] = True
+        vs["pie.show_total"] = True
+        vs["pie.percent_visibility"] = "inside"
+        if card.value_colors:
+            vs["pie.colors"] = dict(card.value_colors)
+    elif viz == "funnel":
+        vs["funnel.dimension"] = card.dimension
+        vs["funnel.metric"] = card.metrics[0]
+    elif viz == "bubble":
+        vs["graph.dimensions"] = [card.x]
+        vs["graph.metrics"] = [card.y]
+        vs["scatter.bubble"] = card.size
+        vs["graph.x_axis.title_text"] = card.x_label
+        vs["graph.y_axis.title_text"] = card.y_label
+        vs["graph.x_axis.scale"] = "linear"
+        # Extra tooltip columns are stored as column keys, as Metabase's own frontend does.
+        vs["graph.tooltip_columns"] = [column_key(n) for n in (card.label, *card.tooltip)]
+    elif viz == "table":
+        vs["table.columns"] = [{"name": c.name, "enabled": True} for c in card.columns]
+        if card.value_colors:
+            vs["table.column_formatting"] = [
+                {
+                    "columns": [card.value_colors_column],
+                    "type": "single",
+                    "operator": "=",
+                    "value": value,
+                    "color": color,
+                    "highlight_row": False,
+                }
+                for value, color in card.value_colors.items()
+            ]
+    return vs
+
+
+def display_of(card: Card) -> str:
+    """Metabase's `display` for a card; a scalar with a trend is Metabase's "smartscalar" (Trend)."""
+    if card.visualization == "scalar" and card.trend_period:
+        return "smartscalar"
+    return DISPLAY[card.visualization]
+
+
+def card_payload(card: Card, database_id: int, collection_id: int) -> dict[str, Any]:
+    """POST/PUT /api/card body: a native SQL question in the legacy query form."""
+    # The legacy native form is accepted by every version in range (METABASE-API.md, "Cards").
+    return {
+        "name": card.title,
+        "description": card.description,
+        "type": "question",
+        "display": display_of(card),
+        "collection_id": collection_id,
+        "dataset_query": {
+            "type": "native",
+            "native": {"query": card.sql, "template-tags": {}},
+            "database": database_id,
+        },
+        "visualization_settings": visualization_settings(card),
+    }
+
+
+def native_sql(dataset_query: Mapping[str, Any]) -> tuple[str | None, Any]:
+    """(SQL, database id) of a card's dataset_query in either the legacy or the MBQL 5 shape."""
+    # From 0.57 cards come back as MBQL 5 (METABASE-API.md, "Cards"): compare both shapes.
+    if isinstance(dataset_query.get("native"), Mapping):
+        return dataset_query["native"].get("query"), dataset_query.get("database")
+    stages = dataset_query.get("stages")
+    if isinstance(stages, list) and stages and isinstance(stages[0], Mapping):
+        return stages[0].get("native"), dataset_query.get("database")
+    return None, dataset_query.get("database")
+
+
+def card_differs(existing: Mapping[str, Any], payload: Mapping[str, Any]) -> bool:
+    """True when the stored card differs from the payload in anything provisioning manages."""
+    if native_sql(existing.get("dataset_query") or {}) != native_sql(payload["dataset_query"]):
+        return True
+    keys = ("name", "description", "display", "collection_id", "visualization_settings")
+    return any(existing.get(k) != payload[k] for k in keys) or bool(existing.get("archived"))
+
+
+# --- provisioning ----------------------------------------------------------------------------------
+
+
+def _login(client: MetabaseClient, email: str, password: str, site_name: str) -> bool:
+    """Log in, doing the first-run setup when no user exists; return True when setup was done."""
+    # METABASE-API.md, "First run": setup is done iff has-user-setup is true, never judged by the token.
+    props = client.request("GET", "/api/session/properties", auth=False)
+    if not isinstance(props, dict):
+        raise MetabaseError(
+            f"{client.base_url}/api/session/properties did not return a JSON object: is "
+            "METABASE_URL pointing at Metabase?"
+        )
+    if not props.get("has-user-setup"):
+        token = props.get("setup-token")
+        if not token:
+            raise MetabaseError(
+                f"Metabase at {client.base_url} has no admin user yet but publishes no setup-token; "
+                "finish its setup in the browser, then run provisioning again"
+            )
+        body = {
+            "token": token,
+            "user": {"email": email, "password": password, "first_name": "Shopflow", "last_name": "Admin"},
+            "prefs": {"site_name": site_name, "site_locale": "en"},
+        }
+        try:
+            answer = client.request("POST", "/api/setup", body=body, auth=False)
+        except MetabaseAPIError as exc:
+            if exc.status != 403:  # 403: another process finished setup first; log in instead
+                raise MetabaseError(
+                    f"first-run setup of Metabase at {client.base_url} failed: {_describe(exc.body)}"
+                ) from exc
+        else:
+            client.token = answer["id"]
+            return True
+    try:
+        answer = client.request("POST", "/api/session", body={"username": email, "password": password}, auth=False)
+    except MetabaseAPIError as exc:
+        if exc.status in (400, 401):
+            raise MetabaseAuthError(
+                f"Metabase at {client.base_url} rejected the login for {email}: {_describe(exc.body)}. "
+                "Check METABASE_ADMIN_EMAIL and METABASE_ADMIN_PASSWORD."
+            ) from exc
+        raise
+    client.token = answer["id"]
+    return False
+
+
+def _ensure_database(client: MetabaseClient, name: str, warehouse: WarehouseConnection) -> Outcome:
+    body = {"name": name, "engine": "postgres", "details": warehouse.details()}
+    listing = client.request("GET", "/api/database")
+    # METABASE-API.md, "Databases": {"data": [...], "total": N}, not a bare list.
+    databases = listing["data"] if isinstance(listing, dict) else listing
+    match = next((d for d in databases if d.get("name") == name), None)
+    where = f"{warehouse.user}@{warehouse.host}:{warehouse.port}/{warehouse.dbname}"
+    try:
+        if match is None:
+            created = client.request("POST", "/api/database", body=body)
+            return Outcome("database", name, created["id"], "created")
+        client.request("PUT", f"/api/database/{match['id']}", body=body)
+    except MetabaseAPIError as exc:
+        if exc.status == 400:  # the connection is tested synchronously (METABASE-API.md)
+            raise MetabaseError(
+                f"Metabase at {client.base_url} could not connect to the warehouse as {where}: "
+                f"{_describe(exc.body)}. Metabase connects from its own network: check "
+                "METABASE_DB_HOST/METABASE_DB_PORT and the read-only role's password."
+            ) from exc
+        raise
+    # A warehouse rebuilt since the last run may have new tables: ask for a schema sync.
+    client.request("POST", f"/api/database/{match['id']}/sync_schema")
+    return Outcome("database", name, match["id"], "updated")
+
+
+def _ensure_collection(client: MetabaseClient, name: str) -> Outcome:
+    collections = client.request("GET", "/api/collection")
+    for collection in collections:
+        top_level = collection.get("location", "/") == "/"
+        if collection.get("name") == name and top_level and not collection.get("archived"):
+            return Outcome("collection", name, collection["id"], "unchanged")
+    created = client.request(
+        "POST",
+        "/api/collection",
+        body={"name": name, "description": "Provisioned by shopflow from metabase/ definitions."},
+    )
+    return Outcome("collection", name, created["id"], "created")
+
+
+def _collection_items(client: MetabaseClient, collection_id: int, report: ProvisionReport) -> dict[str, dict[str, int]]:
+    answer = client.request(
+        "GET",
+        f"/api/collection/{collection_id}/items",
+        params=[("models", "card"), ("models", "dashboard")],
+    )
+    items: dict[str, dict[str, int]] = {"card": {}, "dashboard": {}}
+    for item in answer["data"]:
+        by_name = items.get(item.get("model"))
+        if by_name is None:
+            continue
+        if item["name"] in by_name:
+            report.warnings.append(
+                f"collection {collection_id} holds two {item['model']}s named {item['name']!r} "
+                f"(ids {by_name[item['name']]} and {item['id']}); updating id {by_name[item['name']]}"
+            )
+            continue
+        by_name[item["name"]] = item["id"]
+    return items
+
+
+def _ensure_card(
+    client: MetabaseClient, card: Card, database_id: int, collection_id: int, existing_id: int | None
+) -> Outcome:
+    payload = card_payload(card, database_id, collection_id)
+    if existing_id is None:
+        created = client.request("POST", "/api/card", body=payload)
+        return Outcome("card", card.title, created["id"], "created")
+    current = client.request("GET", f"/api/card/{existing_id}")
+    if not card_differs(current, payload):
+        return Outcome("card", card.title, existing_id, "unchanged")
+    client.request("PUT", f"/api/card/{existing_id}", body={**payload, "archived": False})
+    return Outcome("card", card.title, existing_id, "updated")
+
+
+def _dashcards(
+    dashboard: Dashboard, card_ids: dict[str, int], current: list[dict[str, Any]], tab_id: Any
+) -> list[dict[str, Any]]:
+    # METABASE-API.md, "Dashboards": one PUT with the complete list; existing dashcards keep their
+    # id, new ones get unique negative ids; omitted ones are deleted.
+    reusable: dict[int, list[int]] = {}
+    for dashcard in current:
+        reusable.setdefault(dashcard.get("card_id"), []).append(dashcard["id"])
+    next_new = -1
+    dashcards = []
+    for item in dashboard.layout:
+        card_id = card_ids[item.card.key]
+        ids = reusable.get(card_id)
+        if ids:
+            dashcard_id = ids.pop(0)
+        else:
+            dashcard_id, next_new = next_new, next_new - 1
+        dashcard = {
+            "id": dashcard_id,
+            "card_id": card_id,
+            "row": item.row,
+            "col": item.col,
+            "size_x": item.size_x,
+            "size_y": item.size_y,
+            "visualization_settings": {},
+            "parameter_mappings": [],
+        }
+        if tab_id is not None:
+            dashcard["dashboard_tab_id"] = tab_id
+        dashcards.append(dashcard)
+    return dashcards
+
+
+def _layout_of(dashcards: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return sorted((d.get("card_id"), d.get("row"), d.get("col"), d.get("size_x"), d.get("size_y")) for d in dashcards)
+
+
+def _ensure_dashboard(
+    client: MetabaseClient,
+    dashboard: Dashboard,
+    card_ids: dict[str, int],
+    collection_id: int,
+    existing_id: int | None,
+) -> Outcome:
+    action = "updated"
+    if existing_id is None:
+        created = client.request(
+            "POST",
+            "/api/dashboard",
+            body={
+                "name": dashboard.title,
+                "description": dashboard.description,
+                "collection_id": collection_id,
+            },
+        )
+        existing_id, action = created["id"], "created"
+    current = client.request("GET", f"/api/dashboard/{existing_id}")
+    current_cards = current.get("dashcards") or []
+    tabs = current.get("tabs") or []
+    # With tabs every dashcard needs a tab id (METABASE-API.md, "Dashboards"): use the first tab.
+    tab_id = tabs[0]["id"] if tabs else None
+    dashcards = _dashcards(dashboard, card_ids, current_cards, tab_id)
+    unchanged = (
+        action == "updated"
+        and _layout_of(current_cards) == _layout_of(dashcards)
+        and current.get("description") == dashboard.description
+        and not current.get("archived")
+    )
+    if unchanged:
+        action = "unchanged"
+    else:
+        client.request(
+            "PUT",
+            f"/api/dashboard/{existing_id}",
+            body={
+                "name": dashboard.title,
+                "description": dashboard.description,
+                "collection_id": collection_id,
+                "archived": False,
+                "dashcards": dashcards,
+            },
+        )
+    # Auto-refresh is not stored server-side: it is the URL fragment (METABASE-API.md, "Dashboards").
+    url = f"{client.base_url}/dashboard/{existing_id}#refresh={dashboard.auto_refresh_seconds}"
+    return Outcome("dashboard", dashboard.title, existing_id, action, url)
+
+
+def provision(
+    metabase_url: str,
+    admin_email: str,
+    admin_password: str,
+    warehouse: WarehouseConnection,
+    definitions: list[Dashboard] | Path | str = DEFAULT_ROOT,
+    *,
+    collection_name: str = DEFAULT_COLLECTION,
+    database_name: str = DEFAULT_DATABASE_NAME,
+    site_name: str = DEFAULT_SITE_NAME,
+    timeout: float = 30.0,
+) -> ProvisionReport:
+    """Create or update the warehouse database, collection, cards and dashboards in Metabase."""
+    dashboards = definitions if isinstance(definitions, list) else load_dashboards(Path(definitions))
+    if not admin_email or not admin_password:
+        raise MetabaseError("set METABASE_ADMIN_EMAIL and METABASE_ADMIN_PASSWORD to provision Metabase")
+    client = MetabaseClient(metabase_url, timeout=timeout)
+    setup_performed = _login(client, admin_email, admin_password, site_name)
+    database = _ensure_database(client, database_name, warehouse)
+    collection = _ensure_collection(client, collection_name)
+    report = ProvisionReport(client.base_url, setup_performed, database, collection)
+    items = _collection_items(client, collection.id, report)
+    card_ids: dict[str, int] = {}
+    for card in all_cards(dashboards):
+        outcome = _ensure_card(client, card, database.id, collection.id, items["card"].get(card.title))
+        card_ids[card.key] = outcome.id
+        report.cards.append(outcome)
+    for dashboard in dashboards:
+        report.dashboards.append(
+            _ensure_dashboard(client, dashboard, card_ids, collection.id, items["dashboard"].get(dashboard.title))
+        )
+    return report
+
+
+# --- settings from the environment ------------------------------------------------------------------
+
+
+def _require(env: Mapping[str, str], name: str, why: str) -> str:
+    value = env.get(name, "")
+    if not value:
+        raise MetabaseError(f"{name} is not set: {why}")
+    return value
+
+
+def warehouse_connection_from_env(warehouse_dsn: str, env: Mapping[str, str] | None = None) -> WarehouseConnection:
+    """Metabase's view of the warehouse: METABASE_DB_* variables, host/port/name defaulting to the DSN."""
+    env = os.environ if env is None else env
+    parts = urlsplit(warehouse_dsn)
+    port_text = env.get("METABASE_DB_PORT") or str(parts.port or 5432)
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise MetabaseError(f"METABASE_DB_PORT={port_text!r} is not a port number") from None
+    return WarehouseConnection(
+        host=env.get("METABASE_DB_HOST") or parts.hostname or "localhost",
+        port=port,
+        dbname=env.get("METABASE_DB_NAME") or unquote(parts.path.lstrip("/")) or "warehouse",
+        user=env.get("METABASE_DB_USER") or "metabase_reader",
+        password=_require(
+            env,
+            "METABASE_DB_PASSWORD",
+            "the password of the read-only warehouse role Metabase connects as "
+            "(create the role with create_readonly_role)",
+        ),
+        ssl=(env.get("METABASE_DB_SSL", "false").lower() in ("1", "true", "yes")),
+    )
+
+
+def provision_from_env(
+    warehouse_dsn: str,
+    definitions: list[Dashboard] | Path | str = DEFAULT_ROOT,
+    env: Mapping[str, str] | None = None,
+) -> ProvisionReport:
+    """`provision` with METABASE_URL, METABASE_ADMIN_EMAIL/PASSWORD and METABASE_DB_* from the environment."""
+    env = os.environ if env is None else env
+    return provision(
+        env.get("METABASE_URL") or "http://127.0.0.1:3000",
+        _require(env, "METABASE_ADMIN_EMAIL", "the e-mail of Metabase's admin user"),
+        _require(env, "METABASE_ADMIN_PASSWORD", "the password of Metabase's admin user"),
+        warehouse_connection_from_env(warehouse_dsn, env),
+        definitions,
+        collection_name=env.get("METABASE_COLLECTION") or DEFAULT_COLLECTION,
+        database_name=env.get("METABASE_DB_DISPLAY_NAME") or DEFAULT_DATABASE_NAME,
+    )
