@@ -12,26 +12,26 @@
 # are quoted by psql and never spliced into SQL text.
 set -euo pipefail
 
-for var in SHOP_DB_PASSWORD WAREHOUSE_DB_PASSWORD WAREHOUSE_READER_PASSWORD AIRFLOW_DB_PASSWORD \
-    METABASE_DB_PASSWORD; do
+for var in SHOP_DB_PASSWORD WAREHOUSE_DB_PASSWORD METABASE_DB_PASSWORD AIRFLOW_DB_PASSWORD \
+    METABASE_APP_DB_PASSWORD; do
     if [ -z "${!var:-}" ]; then
         echo "init-databases: $var is empty; set it in .env" >&2
         exit 2
     fi
 done
 
-psql -v ON_ERROR_STOP=1 --no-psqlrc --username "${POSTGRES_USER:-postgres}" --dbname postgres \
+psql -v ON_ERROR_STOP=1 --no-psqlrc --quiet --username "${POSTGRES_USER:-postgres}" --dbname postgres \
     -v shop_pw="$SHOP_DB_PASSWORD" \
     -v warehouse_pw="$WAREHOUSE_DB_PASSWORD" \
-    -v reader_pw="$WAREHOUSE_READER_PASSWORD" \
+    -v reader_pw="$METABASE_DB_PASSWORD" \
     -v airflow_pw="$AIRFLOW_DB_PASSWORD" \
-    -v metabase_pw="$METABASE_DB_PASSWORD" <<'SQL'
+    -v metabase_pw="$METABASE_APP_DB_PASSWORD" <<'SQL'
 -- role name, password variable, database it owns (null: owns none)
 create temporary table wanted (role text, password text, db text);
 insert into wanted values
     ('shop_app', :'shop_pw', 'shop'),
     ('warehouse_app', :'warehouse_pw', 'warehouse'),
-    ('warehouse_reader', :'reader_pw', null),
+    ('metabase_reader', :'reader_pw', null),
     ('airflow', :'airflow_pw', 'airflow'),
     ('metabase', :'metabase_pw', 'metabase');
 
@@ -49,15 +49,18 @@ select format('alter database %I owner to %I', db, role) from wanted where db is
 -- Nobody connects to a database by default; owners can, and the reader may read the warehouse.
 select format('revoke all on database %I from public', db) from wanted where db is not null
 \gexec
-grant connect on database warehouse to warehouse_reader;
+grant connect on database warehouse to metabase_reader;
+-- Defence in depth, as shopflow.dashboards.readonly_role does: even a wrong grant cannot write.
+alter role metabase_reader set default_transaction_read_only = on;
 SQL
 
-# Metabase reads the dbt marts only, never raw (which holds customers' emails and phone numbers).
-psql -v ON_ERROR_STOP=1 --no-psqlrc --username "${POSTGRES_USER:-postgres}" --dbname warehouse <<'SQL'
+# Metabase reads the warehouse as metabase_reader (shopflow.dashboards' METABASE_DB_USER default):
+# the dbt marts only, never raw (which holds customers' e-mails and phone numbers).
+psql -v ON_ERROR_STOP=1 --no-psqlrc --quiet --username "${POSTGRES_USER:-postgres}" --dbname warehouse <<'SQL'
 create schema if not exists marts authorization warehouse_app;
-grant usage on schema marts to warehouse_reader;
-grant select on all tables in schema marts to warehouse_reader;
-alter default privileges for role warehouse_app in schema marts grant select on tables to warehouse_reader;
+grant usage on schema marts to metabase_reader;
+grant select on all tables in schema marts to metabase_reader;
+alter default privileges for role warehouse_app in schema marts grant select on tables to metabase_reader;
 SQL
 
 echo "init-databases: databases shop, warehouse, airflow, metabase and their roles are ready"
