@@ -8,13 +8,13 @@ whether a year is simulated in one call or one day per call.
 
 Model (volumes at scale 1, averaged over a year; `scale` multiplies them):
 - The first simulated day opens the shop with a launch cohort of 150 customers; afterwards about
-  2.3 customers register per day (about 1,000 customers after a year).
+  2.25 customers register per day (about 1,000 customers after a year).
 - About 13.7 orders a day (about 5,000 a year), shaped by weekday, month (Nov/Dec peak, Black
   Friday, Cyber Monday) and an hour-of-day curve. Half of the new customers buy on the day they
   register; the other orders come from earlier customers, picked by a fixed per-customer appetite
   (a heavy-tailed weight) so a few customers buy a lot.
 - 1-4 lines per order (mean 2), quantities mostly 1, unit price = catalog price at order time,
-  product popularity proportional to price**-0.5 so cheaper products sell more.
+  product popularity proportional to price**-0.48 so cheaper products sell more.
 - Lifecycle: placed -> paid (1-3 days) -> shipped (1-3 days later) -> delivered (2-6 days later);
   5% are cancelled before shipping and 4% of the others are returned 1-14 days after delivery.
 - Loyalty segment from trailing 365-day spend on orders neither cancelled nor returned, recomputed
@@ -63,8 +63,9 @@ MIN_ORDER_SECOND = 60
 # The nightly loyalty job runs between 23:30 and midnight.
 SEGMENT_JOB_SECOND = 23 * 3600 + 1800
 
-PLACED, PAID, SHIPPED, DELIVERED, CANCELLED, RETURNED = range(6)
-assert ORDER_STATUSES == ("placed", "paid", "shipped", "delivered", "cancelled", "returned")
+PLACED, PAID, SHIPPED, DELIVERED, CANCELLED, RETURNED = (
+    ORDER_STATUSES.index(s) for s in ("placed", "paid", "shipped", "delivered", "cancelled", "returned")
+)
 # The one allowed predecessor set of each status (a day moves an order at most one step).
 _ALLOWED_FROM = {
     PAID: (PLACED,),
@@ -437,8 +438,9 @@ class _ShopSimulator:
                 ordered_seconds=order_sec,
                 line_products=[line_products[line_starts[i] : line_starts[i + 1]] for i in range(n_orders)],
             ),
-            cust.ids,
-            cust.appetite,
+            # Logged-in browsing is by customers who already existed before today.
+            cust.ids[:n_existing],
+            cust.appetite[:n_existing],
             self.catalog.product_ids,
             np.exp(self.catalog.log_weights),
         )
