@@ -2,5 +2,25 @@
 
 from shopflow.dashboards.definitions import Card, Dashboard, DefinitionError, load_dashboards
 from shopflow.dashboards.html import render_dashboards
+from shopflow.dashboards.metabase import (
+    MetabaseError,
+    ProvisionReport,
+    WarehouseConnection,
+    provision,
+    provision_from_env,
+)
+from shopflow.dashboards.readonly_role import create_readonly_role
 
-__all__ = ["Card", "Dashboard", "DefinitionError", "load_dashboards", "render_dashboards"]
+__all__ = [
+    "Card",
+    "Dashboard",
+    "DefinitionError",
+    "MetabaseError",
+    "ProvisionReport",
+    "WarehouseConnection",
+    "create_readonly_role",
+    "load_dashboards",
+    "provision",
+    "provision_from_env",
+    "render_dashboards",
+]
