@@ -12,10 +12,12 @@ Helper columns start with `_` and follow the contract columns; `clickstream.even
 
 from __future__ import annotations
 
+import csv
 import gzip
 import io
 import re
 
+import numpy as np
 import pandas as pd
 
 from shopflow.contracts import EVENTS, Column, Entity
@@ -157,27 +159,51 @@ def _decode(csv_bytes: bytes) -> str:
         raise PartitionReadError(f"the partition is not UTF-8 text (byte {exc.start}): {exc.reason}") from exc
 
 
+def _records(entity: Entity, text: str) -> tuple[list[str], list[list[str]], list[int]]:
+    """Header, records and each record's first line; every record must have the header's field count."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+        records, lines = [], []
+        previous_end = reader.line_num
+        for record in reader:
+            if len(record) != len(header):
+                if not any(record):
+                    previous_end = reader.line_num
+                    continue  # a blank line, as at the end of a file
+                raise PartitionReadError(
+                    f"{entity.qualified_name}: line {previous_end + 1} has {len(record)} fields, "
+                    f"the header has {len(header)}"
+                )
+            records.append(record)
+            lines.append(previous_end + 1)
+            previous_end = reader.line_num
+    except csv.Error as exc:
+        raise PartitionReadError(f"{entity.qualified_name}: malformed CSV at line {reader.line_num}: {exc}") from exc
+    return header, records, lines
+
+
 def read_partition_frame(entity: Entity, csv_bytes: bytes) -> pd.DataFrame:
     """Typed frame of a raw partition's CSV (gzipped or not) plus `_unparsed_*` helper columns.
 
     Columns keep the order of the CSV header, so a missing, extra or moved column is visible to the
     schema expectations; contract columns that are present are coerced, unknown ones stay strings.
-    Rows keep their file order: frame index i is CSV line i + 2 (line 1 is the header).
+    Rows keep their file order; `frame.attrs["shopflow_lines"][i]` is the CSV line of row i.
+    Raises PartitionReadError when the bytes are not a CSV with a header and equal-length rows.
     """
     text = _decode(csv_bytes)
     if not text.strip():
         raise PartitionReadError(f"{entity.qualified_name}: the partition is empty (not even a header row)")
-    try:
-        raw = pd.read_csv(
-            io.StringIO(text),
-            dtype=TEXT_DTYPE,
-            keep_default_na=False,
-            na_values=[""],
-            # Rows with too many fields are an error, never silently truncated.
-            on_bad_lines="error",
-        )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
-        raise PartitionReadError(f"{entity.qualified_name}: the partition is not a well-formed CSV: {exc}") from exc
+    header, records, lines = _records(entity, text)
+    duplicates = sorted({c for c in header if header.count(c) > 1})
+    if duplicates:
+        raise PartitionReadError(f"{entity.qualified_name}: the header repeats column(s) {', '.join(duplicates)}")
+    raw = (
+        pd.DataFrame(records, columns=header, dtype=TEXT_DTYPE)
+        if records
+        else pd.DataFrame({name: pd.Series([], dtype=TEXT_DTYPE) for name in header})
+    )
+    raw = raw.mask(raw == "")  # '' = NULL (contract)
     raw.index = pd.RangeIndex(len(raw))
     contract = {c.name: c for c in entity.columns}
     frame = pd.DataFrame(index=raw.index)
@@ -191,12 +217,18 @@ def read_partition_frame(entity: Entity, csv_bytes: bytes) -> pd.DataFrame:
         frame[unparsed_column(column.name)] = raw[column.name].where(failed, pd.NA).astype(TEXT_DTYPE)
     if entity.qualified_name == EVENTS.qualified_name and "event_time" in frame.columns:
         frame[EVENT_HOUR_COLUMN] = frame["event_time"].dt.hour.astype(INT_DTYPE)
+    # Lets reports turn a row into the line of the file it came from. An array, not a list: pandas
+    # deep-copies attrs on every operation, and GX runs many.
+    frame.attrs["shopflow_lines"] = np.asarray(lines, dtype=np.int64)
     return frame
 
 
-def csv_line(index: object) -> int | None:
-    """The 1-based CSV line of a frame row index from `read_partition_frame` (header is line 1)."""
-    return int(index) + 2 if isinstance(index, int) else None
+def csv_line(frame: pd.DataFrame, index: object) -> int | None:
+    """The 1-based CSV line of row `index` of a frame from `read_partition_frame` (None otherwise)."""
+    lines = frame.attrs.get("shopflow_lines")
+    if lines is None or not isinstance(index, int) or not 0 <= index < len(lines):
+        return None
+    return int(lines[index])
 
 
 __all__ = [

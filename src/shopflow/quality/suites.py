@@ -65,10 +65,10 @@ ANONYMOUS_SHARE_MIN_EVENTS = 200
 QUANTITY_BOUNDS = (1, 100)
 RATING_BOUNDS = (0.0, 5.0)
 
-EMAIL_REGEX = r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$"
+EMAIL_REGEX = r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$"
 # International numbers as the shop stores them: optional +, digits with spaces, dots, dashes,
 # parentheses, and an optional extension ("x123").
-PHONE_REGEX = r"^\+?[0-9(][0-9 ()./-]{5,22}[0-9]( ?x ?[0-9]{1,6})?$"
+PHONE_REGEX = r"^\+?[0-9(][0-9 ()./-]{5,22}[0-9](?: ?x ?[0-9]{1,6})?$"
 UUID_REGEX = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 URL_REGEX = r"^https?://[^\s/$.?#][^\s]*$"
 NON_BLANK_REGEX = r"\S"
@@ -127,16 +127,16 @@ class SuiteSpec:
         self,
         expectation: str,
         family: str,
-        column: str | None = None,
+        about: str | None = None,
         description: str | None = None,
         **kwargs: Any,
     ) -> None:
-        """Queue one expectation (GX class name + kwargs) tagged with its family and contract column."""
+        """Queue one expectation (GX class name + kwargs) tagged with its family and the column it is `about`."""
         if family not in FAMILIES:
             raise ValueError(f"unknown expectation family {family!r}")
         meta = {"family": family}
-        if column is not None:
-            meta["column"] = column
+        if about is not None:
+            meta["column"] = about
         kwargs["meta"] = meta
         if description is not None:
             kwargs["description"] = description
@@ -155,6 +155,12 @@ def _row_condition_is_in(column: str, values: tuple[str, ...] | list[str]) -> An
     from great_expectations.expectations.row_conditions import Column as ConditionColumn
 
     return ConditionColumn(column).is_in(list(values))
+
+
+def _row_condition_is_null(column: str) -> Any:
+    from great_expectations.expectations.row_conditions import Column as ConditionColumn
+
+    return ConditionColumn(column).is_null()
 
 
 def _row_condition_not_in(column: str, values: tuple[str, ...] | list[str]) -> Any:
@@ -178,8 +184,20 @@ def _contract_expectations(spec: SuiteSpec, ctx: PartitionContext) -> None:
             description=f"every non-empty value of `{column.name}` parses as {column.pg_type}",
             column=unparsed_column(column.name),
         )
+    coerced = {c.name for c in typed_columns(entity)}
     for column in entity.columns:
-        if not column.nullable:
+        if column.nullable:
+            continue
+        if column.name in coerced:
+            # Only values that were empty in the file: an unparseable one is a schema failure already.
+            spec.add(
+                "ExpectColumnValuesToNotBeNull",
+                COMPLETENESS,
+                column.name,
+                column=column.name,
+                row_condition=_row_condition_is_null(unparsed_column(column.name)),
+            )
+        else:
             spec.add("ExpectColumnValuesToNotBeNull", COMPLETENESS, column.name, column=column.name)
     key = [c for c in entity.key if c != "dt"]
     if len(key) == 1:
@@ -217,7 +235,9 @@ def _change_window(spec: SuiteSpec, ctx: PartitionContext) -> None:
             max_value=upper,
             strict_max=True,
         )
-    spec.add("ExpectColumnValuesToBeBetween", RANGE, "created_at", column="created_at", max_value=upper, strict_max=True)
+    spec.add(
+        "ExpectColumnValuesToBeBetween", RANGE, "created_at", column="created_at", max_value=upper, strict_max=True
+    )
     spec.add(
         "ExpectColumnPairValuesAToBeGreaterThanB",
         CONSISTENCY,
@@ -229,10 +249,17 @@ def _change_window(spec: SuiteSpec, ctx: PartitionContext) -> None:
     )
 
 
-def _known_ids(spec: SuiteSpec, column: str, known: frozenset[int] | None) -> None:
+def _known_ids(spec: SuiteSpec, column: str, known: frozenset[int] | None, what: str) -> None:
     # Without the warehouse's view (None) the check is left out rather than run against nothing.
     if known is not None:
-        spec.add("ExpectColumnValuesToBeInSet", REFERENTIAL, column, column=column, value_set=sorted(known))
+        spec.add(
+            "ExpectColumnValuesToBeInSet",
+            REFERENTIAL,
+            column,
+            description=f"every {column} is a known {what} (in the warehouse or this day's data)",
+            column=column,
+            value_set=sorted(known),
+        )
 
 
 # --- one builder per entity ---------------------------------------------------------------------
@@ -337,8 +364,8 @@ def _order_items(spec: SuiteSpec, ctx: PartitionContext) -> None:
     )
     spec.add("ExpectColumnValuesToBeBetween", RANGE, "unit_price", column="unit_price", min_value=0, strict_min=True)
     _change_window(spec, ctx)
-    _known_ids(spec, "order_id", ctx.known_order_ids)
-    _known_ids(spec, "product_id", ctx.known_product_ids)
+    _known_ids(spec, "order_id", ctx.known_order_ids, "order")
+    _known_ids(spec, "product_id", ctx.known_product_ids, "product")
 
 
 def _events(spec: SuiteSpec, ctx: PartitionContext) -> None:
@@ -403,8 +430,8 @@ def _events(spec: SuiteSpec, ctx: PartitionContext) -> None:
         column="customer_id",
         row_condition=_row_condition_is_in("event_type", ["checkout", "purchase"]),
     )
-    _known_ids(spec, "product_id", ctx.known_product_ids)
-    _known_ids(spec, "order_id", ctx.known_order_ids)
+    _known_ids(spec, "product_id", ctx.known_product_ids, "product")
+    _known_ids(spec, "order_id", ctx.known_order_ids, "order")
     if ctx.manifest_row_count >= HOUR_COVERAGE_MIN_EVENTS:
         spec.add(
             "ExpectColumnDistinctValuesToContainSet",
@@ -447,7 +474,9 @@ def build_suite_spec(ctx: PartitionContext) -> SuiteSpec:
     try:
         builder = _BUILDERS[ctx.entity.qualified_name]
     except KeyError:
-        raise KeyError(f"no quality suite for entity {ctx.entity.qualified_name!r}; known: {', '.join(_BUILDERS)}") from None
+        raise KeyError(
+            f"no quality suite for entity {ctx.entity.qualified_name!r}; known: {', '.join(_BUILDERS)}"
+        ) from None
     spec = SuiteSpec(name=suite_name(ctx.entity))
     _contract_expectations(spec, ctx)
     builder(spec, ctx)

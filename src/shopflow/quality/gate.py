@@ -1,0 +1,415 @@
+"""The quality gate: validate a raw partition (or the marts) against its suite, record the verdict.
+
+The loader calls `gate_partition` (or `read_partition_frame` + `validate_partition`) for each
+partition before its load transaction commits. On failure it raises `QualityGateError`; the caller
+quarantines the partition with `outcome.result_json()` beside it. `record_validation` keeps every
+verdict in `ops.validation_results`; `build_data_docs` renders them as GX Data Docs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pandas as pd
+
+from shopflow.quality.context import gx_lock, partition_batch_definition, table_batch_definition
+from shopflow.quality.data_docs import build_data_docs
+from shopflow.quality.frames import (
+    UNPARSED_PREFIX,
+    PartitionReadError,
+    csv_line,
+    read_partition_frame,
+    unparsed_column,
+)
+from shopflow.quality.marts import MARTS, MARTS_SCHEMA, build_mart_suite_spec, mart_suite_name
+from shopflow.quality.outcome import (
+    MAX_EXAMPLES,
+    FailedExpectation,
+    QualityGateError,
+    ValidationOutcome,
+    failed_expectations,
+    json_safe,
+)
+from shopflow.quality.suites import FAMILIES, PartitionContext, build_suite_spec
+
+VALIDATION_RESULTS_TABLE = "ops.validation_results"
+
+VALIDATION_RESULTS_DDL = f"""
+create table if not exists {VALIDATION_RESULTS_TABLE} (
+    entity text not null,
+    dt date not null,
+    batch_id text not null,
+    suite text not null,
+    success boolean not null,
+    evaluated integer not null,
+    failed integer not null,
+    summary text not null,
+    failures jsonb not null,
+    result jsonb not null,
+    validated_at timestamptz not null,
+    primary key (batch_id, entity)
+)
+"""
+
+__all__ = [
+    "VALIDATION_RESULTS_TABLE",
+    "FailedExpectation",
+    "MartsMissingError",
+    "PartitionContext",
+    "PartitionReadError",
+    "QualityGateError",
+    "ValidationOutcome",
+    "build_data_docs",
+    "check_marts",
+    "ensure_validation_results_table",
+    "gate_partition",
+    "record_validation",
+    "validate_marts",
+    "validate_partition",
+]
+
+
+class MartsMissingError(LookupError):
+    """Mart tables to validate do not exist (dbt has not built them)."""
+
+
+def _sorted(failures: list[FailedExpectation]) -> list[FailedExpectation]:
+    rank = {family: i for i, family in enumerate(FAMILIES)}
+    return sorted(failures, key=lambda f: (rank.get(f.family, len(rank)), f.column or "", f.expectation))
+
+
+# --- raw partitions --------------------------------------------------------------------------------
+def _narrow_known_ids(ctx: PartitionContext, frame: pd.DataFrame) -> PartitionContext:
+    """Replace the known-id sets by their intersection with the ids in the frame.
+
+    "value in known" and "value in known & values-in-frame" agree for every row, so the verdict is
+    unchanged, but the suite (and the stored result) carry at most the batch's distinct ids instead
+    of every order the warehouse has ever seen.
+    """
+    changes: dict[str, frozenset[int]] = {}
+    for attr, column in (("known_product_ids", "product_id"), ("known_order_ids", "order_id")):
+        known = getattr(ctx, attr)
+        if known is None or column not in frame.columns:
+            continue
+        values = frame[column]
+        if not pd.api.types.is_integer_dtype(values.dtype):
+            continue
+        present = {int(v) for v in values.dropna().unique()}
+        changes[attr] = frozenset(present & known)
+    return dataclasses.replace(ctx, **changes) if changes else ctx
+
+
+def _example_rows(frame: pd.DataFrame, indices: list[Any], key: list[str], columns: list[str]) -> list[dict[str, Any]]:
+    rows = []
+    for index in indices[:MAX_EXAMPLES]:
+        if index not in frame.index:
+            continue
+        row: dict[str, Any] = {}
+        line = csv_line(frame, index)
+        row["line" if line is not None else "row"] = line if line is not None else json_safe(index)
+        for column in [*key, *columns]:
+            if column in row or column not in frame.columns:
+                continue
+            value = frame.at[index, column]
+            helper = unparsed_column(column)
+            if helper in frame.columns and pd.notna(frame.at[index, helper]):
+                value = frame.at[index, helper]  # show what was written, not the null it became
+            row[column] = json_safe(value)
+        rows.append(row)
+    return rows
+
+
+def _partition_failures(ctx: PartitionContext, frame: pd.DataFrame, result: dict[str, Any]) -> list[FailedExpectation]:
+    key = [c for c in ctx.entity.key if c != "dt"]
+    failures = []
+    for failure, res in failed_expectations(result):
+        body = res.get("result") or {}
+        indices = body.get("partial_unexpected_index_list") or []
+        kwargs = (res.get("expectation_config") or {}).get("kwargs") or {}
+        columns = [c for c in (kwargs.get("column_A"), kwargs.get("column_B")) if c]
+        columns += list(kwargs.get("column_list") or [])
+        if failure.column:
+            columns.append(failure.column)
+        if kwargs.get("row_condition"):
+            condition = kwargs["row_condition"]
+            if isinstance(condition, dict) and isinstance(condition.get("column"), dict):
+                columns.append(condition["column"].get("name"))
+        columns = [c for c in columns if c and not c.startswith(UNPARSED_PREFIX)]
+        if indices and all(isinstance(i, int) for i in indices):
+            failure.examples = _example_rows(frame, indices, key, columns)
+        failures.append(failure)
+    return _sorted(failures)
+
+
+def validate_partition(ctx: PartitionContext, frame: pd.DataFrame) -> ValidationOutcome:
+    """Validate a partition frame (from `read_partition_frame`) against its entity's suite."""
+    started = time.perf_counter()
+    validated_at = datetime.now(UTC)
+    narrowed = _narrow_known_ids(ctx, frame)
+    suite = build_suite_spec(narrowed).build()
+    with gx_lock():
+        batch = partition_batch_definition(ctx.entity.qualified_name).get_batch(batch_parameters={"dataframe": frame})
+        gx_result = batch.validate(suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": 3})
+    result = json_safe(gx_result.to_json_dict())
+    result.setdefault("meta", {})["shopflow"] = {
+        "partition": ctx.partition,
+        "manifest_row_count": ctx.manifest_row_count,
+        "first_extraction": ctx.first_extraction,
+        "lateness_seconds": ctx.lateness.total_seconds(),
+    }
+    return ValidationOutcome(
+        entity=ctx.entity.qualified_name,
+        dt=ctx.dt,
+        success=bool(result["success"]),
+        evaluated=int(result["statistics"]["evaluated_expectations"]),
+        failed=_partition_failures(ctx, frame, result),
+        result=result,
+        suite_name=suite.name,
+        batch=ctx.partition,
+        validated_at=validated_at,
+        duration_s=time.perf_counter() - started,
+    )
+
+
+def _unreadable_outcome(ctx: PartitionContext, error: PartitionReadError) -> ValidationOutcome:
+    failure = FailedExpectation(
+        expectation="readable_csv",
+        family="schema",
+        column=None,
+        rule="a gzipped UTF-8 CSV with a header row and the same number of fields on every line",
+        observed=str(error),
+        exception=str(error),
+    )
+    # Not a GX result: nothing could be validated. Shaped like one so consumers read it the same way.
+    result = {
+        "success": False,
+        "results": [],
+        "suite_name": build_suite_spec(ctx).name,
+        "statistics": {"evaluated_expectations": 0, "successful_expectations": 0, "unsuccessful_expectations": 0},
+        "meta": {"shopflow": {"partition": ctx.partition, "read_error": str(error)}},
+    }
+    return ValidationOutcome(
+        entity=ctx.entity.qualified_name,
+        dt=ctx.dt,
+        success=False,
+        evaluated=0,
+        failed=[failure],
+        result=result,
+        suite_name=result["suite_name"],
+        batch=ctx.partition,
+    )
+
+
+def gate_partition(ctx: PartitionContext, csv_bytes: bytes) -> ValidationOutcome:
+    """Read and validate a partition's CSV (gzipped or not); raise QualityGateError unless it passes.
+
+    An unreadable file is a failure too (expectation `readable_csv`), so the caller has one error to
+    quarantine on.
+    """
+    try:
+        frame = read_partition_frame(ctx.entity, csv_bytes)
+    except PartitionReadError as exc:
+        raise QualityGateError(_unreadable_outcome(ctx, exc)) from exc
+    outcome = validate_partition(ctx, frame)
+    if not outcome.success:
+        raise QualityGateError(outcome)
+    return outcome
+
+
+# --- ops.validation_results ------------------------------------------------------------------------
+def ensure_validation_results_table(conn: Any) -> None:
+    """Create `ops.validation_results` if missing (in the caller's transaction)."""
+    with conn.cursor() as cur:
+        cur.execute("create schema if not exists ops")
+        cur.execute(VALIDATION_RESULTS_DDL)
+        cur.execute(
+            f"create index if not exists validation_results_entity_dt_idx on {VALIDATION_RESULTS_TABLE} (entity, dt)"
+        )
+
+
+def record_validation(conn: Any, outcome: ValidationOutcome, batch_id: str) -> None:
+    """Upsert the outcome into `ops.validation_results` keyed by (batch_id, entity); the caller commits."""
+    if not batch_id:
+        raise ValueError("record_validation needs a batch_id (the load ledger's id of this batch)")
+    ensure_validation_results_table(conn)
+    with conn.cursor() as cur:
+        cur.execute(
+            f"""
+            insert into {VALIDATION_RESULTS_TABLE}
+                (entity, dt, batch_id, suite, success, evaluated, failed, summary, failures, result, validated_at)
+            values (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s)
+            on conflict (batch_id, entity) do update set
+                dt = excluded.dt, suite = excluded.suite, success = excluded.success,
+                evaluated = excluded.evaluated, failed = excluded.failed, summary = excluded.summary,
+                failures = excluded.failures, result = excluded.result, validated_at = excluded.validated_at
+            """,
+            (
+                outcome.entity,
+                outcome.dt,
+                batch_id,
+                outcome.suite_name,
+                outcome.success,
+                outcome.evaluated,
+                len(outcome.failed),
+                outcome.summary(),
+                json.dumps([f.to_dict() for f in outcome.failed]),
+                json.dumps(json_safe(outcome.result)),
+                outcome.validated_at,
+            ),
+        )
+
+
+def load_outcomes(conn: Any, *, limit: int = 500, entity: str | None = None) -> list[ValidationOutcome]:
+    """The latest `limit` recorded outcomes (newest first), optionally of one entity."""
+    ensure_validation_results_table(conn)
+    where = "where entity = %s" if entity else ""
+    params: tuple = (entity, limit) if entity else (limit,)
+    with conn.cursor() as cur:
+        cur.execute(
+            f"""select entity, dt, suite, success, evaluated, failures, result, validated_at, batch_id
+            from {VALIDATION_RESULTS_TABLE} {where} order by validated_at desc limit %s""",
+            params,
+        )
+        rows = cur.fetchall()
+    outcomes = []
+    for entity_, dt, suite, success, evaluated, failures, result, validated_at, _batch_id in rows:
+        failures = json.loads(failures) if isinstance(failures, str) else failures
+        result = json.loads(result) if isinstance(result, str) else result
+        outcomes.append(
+            ValidationOutcome(
+                entity=entity_,
+                dt=dt,
+                success=success,
+                evaluated=evaluated,
+                failed=[FailedExpectation(**f) for f in failures],
+                result=result,
+                suite_name=suite,
+                batch=str((result.get("meta") or {}).get("shopflow", {}).get("partition", "")),
+                validated_at=validated_at,
+            )
+        )
+    return outcomes
+
+
+# --- marts -----------------------------------------------------------------------------------------
+def _existing_tables(dsn: str, schema: str) -> set[str]:
+    import psycopg2
+
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("select table_name from information_schema.tables where table_schema = %s", (schema,))
+        tables = {row[0] for row in cur.fetchall()}
+    conn.close()
+    return tables
+
+
+def _sql_examples(dsn: str, schema: str, table: str, query: str) -> list[dict[str, Any]]:
+    """Re-run an unexpected-rows query for its first rows (GX's SUMMARY format reports only a count)."""
+    import psycopg2
+    import psycopg2.extras
+
+    relation = f'"{schema}"."{table}"'
+    sql = f"select * from ({query.replace('{batch}', relation)}) as unexpected limit {MAX_EXAMPLES}"
+    with psycopg2.connect(dsn) as conn, conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+        cur.execute(sql)
+        rows = [json_safe(dict(r)) for r in cur.fetchall()]
+    conn.close()
+    return rows
+
+
+def _mart_failures(dsn: str, schema: str, table: str, result: dict[str, Any]) -> list[FailedExpectation]:
+    key = MARTS[table].key
+    failures = []
+    for failure, res in failed_expectations(result):
+        body = res.get("result") or {}
+        config = res.get("expectation_config") or {}
+        indices = body.get("partial_unexpected_index_list") or []
+        if failure.exception is None and config.get("type") == "unexpected_rows_expectation":
+            failure.examples = _sql_examples(dsn, schema, table, config["kwargs"]["unexpected_rows_query"])
+        elif indices and all(isinstance(i, dict) for i in indices):
+            failure.examples = [json_safe(dict(i)) for i in indices[:MAX_EXAMPLES]]
+        elif body.get("partial_unexpected_list") and key in (failure.column, None):
+            failure.examples = [{key: json_safe(v)} for v in body["partial_unexpected_list"][:MAX_EXAMPLES]]
+        failures.append(failure)
+    return _sorted(failures)
+
+
+def validate_marts(
+    warehouse_dsn: str,
+    *,
+    schema: str = MARTS_SCHEMA,
+    tables: Iterable[str] | None = None,
+    dt: date | None = None,
+) -> list[ValidationOutcome]:
+    """Validate the marts (all, or `tables`) in `schema` through GX's PostgreSQL data source.
+
+    `dt` is the logical date the outcomes are recorded under (default: today, UTC). Raises
+    MartsMissingError when a table does not exist; failures are returned, not raised.
+    """
+    names = list(tables) if tables is not None else list(MARTS)
+    unknown = [t for t in names if t not in MARTS]
+    if unknown:
+        raise KeyError(f"no quality suite for mart(s) {', '.join(unknown)}; known: {', '.join(MARTS)}")
+    missing = [t for t in names if t not in _existing_tables(warehouse_dsn, schema)]
+    if missing:
+        raise MartsMissingError(
+            f"mart table(s) missing in schema {schema!r}: {', '.join(missing)}; build them first (dbt build)"
+        )
+    logical_date = dt or datetime.now(UTC).date()
+    outcomes = []
+    for table in names:
+        started = time.perf_counter()
+        validated_at = datetime.now(UTC)
+        suite = build_mart_suite_spec(table, schema).build()
+        with gx_lock():
+            batch = table_batch_definition(warehouse_dsn, schema, table).get_batch()
+            gx_result = batch.validate(
+                suite,
+                result_format={
+                    "result_format": "SUMMARY",
+                    "partial_unexpected_count": 3,
+                    "unexpected_index_column_names": [MARTS[table].key],
+                },
+            )
+        result = json_safe(gx_result.to_json_dict())
+        outcomes.append(
+            ValidationOutcome(
+                entity=mart_suite_name(table),
+                dt=logical_date,
+                success=bool(result["success"]),
+                evaluated=int(result["statistics"]["evaluated_expectations"]),
+                failed=_mart_failures(warehouse_dsn, schema, table, result),
+                result=result,
+                suite_name=suite.name,
+                batch=f"{schema}.{table}",
+                validated_at=validated_at,
+                duration_s=time.perf_counter() - started,
+            )
+        )
+    return outcomes
+
+
+def check_marts(
+    warehouse_dsn: str,
+    batch_id: str,
+    *,
+    schema: str = MARTS_SCHEMA,
+    tables: Iterable[str] | None = None,
+    dt: date | None = None,
+) -> list[ValidationOutcome]:
+    """Validate the marts, record every outcome, and raise QualityGateError if any failed."""
+    import psycopg2
+
+    outcomes = validate_marts(warehouse_dsn, schema=schema, tables=tables, dt=dt)
+    with psycopg2.connect(warehouse_dsn) as conn:
+        for outcome in outcomes:
+            record_validation(conn, outcome, batch_id)
+    conn.close()
+    failed = [o for o in outcomes if not o.success]
+    if failed:
+        raise QualityGateError(failed[0], failed[1:])
+    return outcomes
