@@ -1,0 +1,154 @@
+"""Airflow glue shared by the DAG files: schedule, default arguments, assets, the per-entity tasks.
+
+Every task body is a call into `shopflow.orchestration.steps` with the run's partition date, which
+comes from the data interval, never from the clock. Only Airflow's SDK and light shopflow modules
+are imported here: the dag-processor imports this module on every parse.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, timedelta
+from typing import Any
+
+import pendulum
+from airflow.sdk import Asset, CronDataIntervalTimetable, get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException
+
+from shopflow.contracts import get_entity
+from shopflow.orchestration import steps
+
+log = logging.getLogger(__name__)
+
+OWNER = "data-platform"
+# Fixed, so that catchup and backfills mean the same dates everywhere.
+START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
+# Interval semantics on purpose: a run covers [midnight, next midnight) UTC, its logical date is the
+# day it loads, and it starts once that day is over. (Airflow 3's default for cron strings is
+# CronTriggerTimetable, whose zero-length intervals name no day.)
+DAILY = CronDataIntervalTimetable("0 0 * * *", timezone="UTC")
+
+DEFAULT_ARGS: dict[str, Any] = {
+    "owner": OWNER,
+    "retries": 3,
+    "retry_delay": timedelta(minutes=1),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=20),
+}
+
+# How long the ingestion DAGs wait for a source's day before failing the run.
+SENSOR_POKE_SECONDS = 120
+SENSOR_TIMEOUT_SECONDS = 12 * 3600
+
+MARTS_ASSET = Asset(name="warehouse.marts", uri="warehouse://marts/")
+
+
+def raw_asset(entity_name: str) -> Asset:
+    """The warehouse table a load task writes, as an Asset (e.g. warehouse://raw/shop_orders)."""
+    table = get_entity(entity_name).table
+    return Asset(name=f"warehouse.raw.{table}", uri=f"warehouse://raw/{table}")
+
+
+def run_partition_date() -> date:
+    """The partition date of the running task's DAG run: its data interval's start."""
+    context = get_current_context()
+    return steps.partition_date(context["data_interval_start"], context["data_interval_end"])
+
+
+def _fail_without_retry_on_gate(error: Exception) -> None:
+    # A rejected partition stays rejected on retry: fail now, the partition is in quarantine.
+    if steps.is_quality_gate_error(error):
+        raise AirflowFailException(str(error)) from error
+
+
+def ingest_entity(entity_name: str, *, extract_depends_on_past: bool = False) -> tuple[Any, Any, Any]:
+    """extract_<entity> >> gate_<entity> >> load_<entity> for one entity; returns the three tasks."""
+    short = get_entity(entity_name).name
+    asset = raw_asset(entity_name)
+
+    @task(task_id=f"extract_{short}", depends_on_past=extract_depends_on_past)
+    def extract() -> dict[str, Any]:
+        return steps.extract(entity_name, run_partition_date())
+
+    @task(task_id=f"gate_{short}")
+    def gate() -> str:
+        try:
+            return steps.gate(entity_name, run_partition_date())
+        except Exception as error:
+            _fail_without_retry_on_gate(error)
+            raise
+
+    @task(task_id=f"load_{short}", outlets=[asset])
+    def load(validated_batch_id: str) -> dict[str, Any]:
+        summary = steps.load(entity_name, run_partition_date(), validated_batch_id)
+        # Consumers of the asset see which partition changed without asking the warehouse.
+        get_current_context()["outlet_events"][asset].extra = {
+            "dt": summary["dt"],
+            "rows": summary["rows"],
+            "batch_id": summary["batch_id"],
+        }
+        return summary
+
+    extracted = extract()
+    batch_id = gate()
+    extracted >> batch_id
+    loaded = load(batch_id)
+    return extracted, batch_id, loaded
+
+
+def _poke(check: str, ready: bool, reason: str) -> bool:
+    log.info("%s: %s", check, reason)
+    return ready
+
+
+def wait_for_partition(entity_name: str) -> Any:
+    """Sensor: another DAG has loaded `entity_name` for this run's date (the gate checks ids against it)."""
+    short = get_entity(entity_name).name
+
+    @task.sensor(
+        task_id=f"wait_for_{short}",
+        poke_interval=SENSOR_POKE_SECONDS,
+        timeout=SENSOR_TIMEOUT_SECONDS,
+        mode="reschedule",
+    )
+    def wait() -> bool:
+        return _poke(f"wait_for_{short}", *steps.check_partition_loaded(entity_name, run_partition_date()))
+
+    return wait()
+
+
+def wait_for_shop_day() -> Any:
+    """Sensor: the shop's day is closed (simulated through it, or past its end for a live shop)."""
+
+    @task.sensor(
+        task_id="wait_for_shop_day",
+        poke_interval=SENSOR_POKE_SECONDS,
+        timeout=SENSOR_TIMEOUT_SECONDS,
+        mode="reschedule",
+    )
+    def wait() -> bool:
+        context = get_current_context()
+        dt = run_partition_date()
+        return _poke("wait_for_shop_day", *steps.check_shop_ready(dt, context["data_interval_end"]))
+
+    return wait()
+
+
+def wait_for_clickstream_day() -> Any:
+    """Sensor: all 24 hourly clickstream objects of the day have landed."""
+
+    @task.sensor(
+        task_id="wait_for_clickstream_day",
+        poke_interval=SENSOR_POKE_SECONDS,
+        timeout=SENSOR_TIMEOUT_SECONDS,
+        mode="reschedule",
+    )
+    def wait() -> bool:
+        return _poke("wait_for_clickstream_day", *steps.check_clickstream_ready(run_partition_date()))
+
+    return wait()
+
+
+def set_dbt_profile_env(_context: Any, operator: Any) -> None:
+    """Cosmos interceptor: give dbt the DBT_PG_* variables of the warehouse, at run time on the worker."""
+    operator.env = {**(operator.env or {}), **steps.dbt_profile_env()}

@@ -1,0 +1,42 @@
+"""The `ingest_clickstream` DAG: the day's web events from the landing zone (see the DAG's docstring)."""
+
+from __future__ import annotations
+
+from airflow.sdk import dag
+
+from _common import DAILY, DEFAULT_ARGS, START_DATE, ingest_entity, wait_for_clickstream_day, wait_for_partition
+
+
+@dag(
+    dag_id="ingest_clickstream",
+    schedule=DAILY,
+    start_date=START_DATE,
+    catchup=True,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["shopflow", "ingestion", "clickstream"],
+)
+def ingest_clickstream():
+    """
+    ### Daily clickstream events into `raw.clickstream_events`
+
+    The delivery service lands one gzipped JSON-lines object per hour under
+    `landing/clickstream/events/dt=<day>/hour=<hh>/`. For each day (the run's data interval, UTC):
+
+    * **wait_for_clickstream_day** (sensor, reschedule mode) waits until all 24 hourly objects
+      have landed;
+    * **extract_events** checks and promotes them into `raw/clickstream/events/dt=<day>/`;
+    * **gate_events** validates the partition (failure: quarantine, the run fails without
+      retries); it checks product ids against the catalog, so it also waits for
+      **wait_for_products** (the same day's FakeStore snapshot, loaded by `ingest_fakestore`);
+    * **load_events** loads exactly the validated batch and updates the asset
+      `warehouse://raw/clickstream_events`.
+    """
+    ready = wait_for_clickstream_day()
+    products = wait_for_partition("fakestore.products")
+    extract, gate, _load = ingest_entity("clickstream.events")
+    ready >> extract
+    products >> gate
+
+
+ingest_clickstream()

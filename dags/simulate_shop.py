@@ -1,0 +1,53 @@
+"""The `simulate_shop` DAG: a simulated shop for local runs (see the DAG's docstring).
+
+Defined only when SHOPFLOW_SIMULATE_SOURCES is true: in production the shop and the clickstream
+are live systems and this DAG does not exist.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import dag, task
+
+from _common import DAILY, DEFAULT_ARGS, START_DATE, run_partition_date
+from shopflow.orchestration import steps
+from shopflow.orchestration.readiness import simulation_enabled
+
+
+@dag(
+    dag_id="simulate_shop",
+    schedule=DAILY,
+    start_date=START_DATE,
+    catchup=True,
+    # The simulator advances one day after the other and refuses gaps.
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["shopflow", "simulation", "local-only"],
+)
+def simulate_shop():
+    """
+    ### Local stand-in for a live shop: simulate one day of the shop and its clickstream
+
+    Locally there is no shop generating orders, so this DAG plays the shop: each run advances the
+    deterministic simulator to its day (the data interval's start, UTC), writing that day's
+    customers, orders, order lines and status changes into the `shop` database and the day's 24
+    hourly clickstream objects into the lake's landing zone. A gap since the last simulated day is
+    filled first; a day simulated before is left as it is, so re-runs change nothing.
+
+    `ingest_shop` and `ingest_clickstream` wait for the day with their sensors, exactly as they
+    wait for a live shop's day to close.
+
+    Scale and seed come from `SHOPFLOW_SIMULATION_SCALE` (default 1: about 5,000 orders a year)
+    and `SHOPFLOW_SIMULATION_SEED` (default 42); they cannot change once a shop database has data.
+    The DAG only exists when `SHOPFLOW_SIMULATE_SOURCES=true` (set by `shopflow airflow up`): in
+    production it is absent.
+    """
+
+    @task
+    def simulate_day() -> dict:
+        return steps.simulate_through(run_partition_date())
+
+    simulate_day()
+
+
+if simulation_enabled():
+    simulate_shop()

@@ -1,0 +1,83 @@
+"""`shopflow airflow up | env | manifest`: Airflow on this machine against the embedded services."""
+
+from __future__ import annotations
+
+import time
+
+import typer
+
+from shopflow.cli_commands.common import clean_errors, console, err_console, register_known_error, settings
+from shopflow.orchestration import local_airflow as la
+from shopflow.orchestration.dbt_manifest import build_manifest
+
+app = typer.Typer(help="Run Airflow locally (LocalExecutor) on the embedded services.", no_args_is_help=True)
+
+
+def _register_errors() -> None:
+    # Imported here: the runner pulls in dbt, which `shopflow airflow env` does not need.
+    from shopflow.transform.runner import TransformError
+
+    register_known_error(TransformError)
+
+
+@app.command()
+def up() -> None:
+    """Start the services, migrate Airflow's database, build the dbt manifest, run Airflow until Ctrl-C."""
+    from shopflow.services.manager import services_up
+
+    _register_errors()
+    cfg = settings()
+    airflow = la.local_airflow(cfg)
+    with clean_errors(), la.single_instance(airflow):
+        started = time.monotonic()
+        with console.status("starting the embedded services..."):
+            services_up(cfg)
+        with console.status("migrating Airflow's metadata database..."):
+            migrate_s = la.migrate(airflow)
+        console.print(f"metadata database {cfg.airflow_db!r} migrated in {migrate_s:.1f} s")
+        with console.status("dbt parse (the transform DAG's manifest)..."):
+            manifest, parse_s = build_manifest(cfg)
+        console.print(f"dbt manifest {manifest} built in {parse_s:.1f} s")
+        password = la.admin_password(airflow)
+        console.print(f"starting {', '.join(la.COMPONENTS)} (logs in {airflow.logs_dir})...")
+
+        def ready(seconds: float) -> None:
+            console.print(
+                f"\n[bold green]Airflow is up[/] in {time.monotonic() - started:.0f} s "
+                f"(components healthy after {seconds:.0f} s)\n"
+                f"  UI:       {airflow.url}\n"
+                f"  login:    {la.ADMIN_USER} / {password}\n"
+                f'  CLI:      eval "$(shopflow airflow env)"; airflow dags list\n'
+                f"  backfill: airflow backfill create --dag-id ingest_shop --from-date 2026-01-01 "
+                f"--to-date 2026-01-03 --max-active-runs 1\n"
+                "DAGs start paused: unpause them in the UI (catchup runs every day since their start date).\n"
+                "Ctrl-C stops Airflow (the embedded services keep running).",
+                highlight=False,
+            )
+
+        def stopping(message: str) -> None:
+            err_console.print(message, highlight=False)
+
+        code = la.supervise(airflow, on_ready=ready, on_stopping=stopping)
+    console.print("Airflow stopped")
+    raise typer.Exit(code)
+
+
+@app.command()
+def env() -> None:
+    """Print `export ...` lines for the `airflow` CLI (use: eval "$(shopflow airflow env)")."""
+    cfg = settings()
+    with clean_errors():
+        airflow = la.local_airflow(cfg)
+    for line in la.env_exports(airflow):
+        print(line)
+
+
+@app.command()
+def manifest() -> None:
+    """Rebuild transform/target/manifest.json (dbt parse) after changing the dbt project."""
+    _register_errors()
+    cfg = settings()
+    with clean_errors(), console.status("dbt parse..."):
+        path, seconds = build_manifest(cfg)
+    console.print(f"dbt manifest {path} built in {seconds:.1f} s")

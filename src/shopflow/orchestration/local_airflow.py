@@ -1,0 +1,321 @@
+"""Run Airflow on this machine against the embedded services: `shopflow airflow up`.
+
+Airflow's home lives in the state dir (.local/airflow), its metadata in the embedded PostgreSQL's
+`airflow` database, tasks run with the LocalExecutor. The api-server, scheduler, dag-processor and
+triggerer run as child processes of one supervisor that stops them all on Ctrl-C or SIGTERM. Every
+setting is an environment variable, so `shopflow airflow env` can print the same set for the
+`airflow` CLI (`airflow dags trigger`, `airflow backfill create`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import secrets
+import shlex
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from shopflow.config import PROJECT_ROOT, ConfigError, Settings
+from shopflow.orchestration.readiness import SIMULATE_SOURCES_ENV
+from shopflow.services.process import ServiceError, port_is_free
+
+PORT_ENV = "SHOPFLOW_AIRFLOW_PORT"
+DEFAULT_PORT = 58081
+PARALLELISM = 4
+ADMIN_USER = "admin"
+DAGS_DIR = PROJECT_ROOT / "dags"
+COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
+HEALTH_PATH = "/api/v2/monitor/health"
+
+
+@dataclass(frozen=True)
+class LocalAirflow:
+    """Where the local Airflow keeps its files and which environment its processes get."""
+
+    settings: Settings
+    port: int
+    home: Path
+    logs_dir: Path
+    environment: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def passwords_file(self) -> Path:
+        return self.home / "simple_auth_manager_passwords.json"
+
+    @property
+    def bin_dir(self) -> Path:
+        """The venv's bin: Airflow starts task and component processes as `airflow`."""
+        return Path(sys.executable).parent
+
+
+def airflow_port(env: Mapping[str, str] | None = None) -> int:
+    """The api-server port from SHOPFLOW_AIRFLOW_PORT (default 58081)."""
+    env = os.environ if env is None else env
+    raw = env.get(PORT_ENV) or str(DEFAULT_PORT)
+    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise ConfigError(f"{PORT_ENV}={raw!r} is not a port number (1-65535)")
+    return int(raw)
+
+
+def _lake_connection(settings: Settings) -> str:
+    extra = {"region_name": settings.s3_region, "endpoint_url": settings.s3_endpoint_url}
+    return json.dumps(
+        {"conn_type": "aws", "login": settings.s3_access_key, "password": settings.s3_secret_key, "extra": extra}
+    )
+
+
+def local_airflow(settings: Settings, env: Mapping[str, str] | None = None) -> LocalAirflow:
+    """The local Airflow of these settings: paths and the AIRFLOW__* environment of every component."""
+    env = os.environ if env is None else env
+    port = airflow_port(env)
+    home = settings.state_dir / "airflow"
+    logs_dir = settings.logs_dir / "airflow"
+    url = f"http://127.0.0.1:{port}"
+    values = {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        # 2 shared cores: the default of 32 LocalExecutor workers would take about 1 GB for nothing.
+        "AIRFLOW__CORE__PARALLELISM": str(PARALLELISM),
+        # Catchup starts at each DAG's start_date: nothing runs until a DAG is unpaused on purpose.
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": settings.airflow_sqlalchemy_conn,
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": url,
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{url}/execution/",
+        "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "simple_auth_manager_passwords.json"),
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(logs_dir / "tasks"),
+        "AIRFLOW__LOGGING__DAG_PROCESSOR_CHILD_PROCESS_LOG_DIRECTORY": str(logs_dir / "dag-processor"),
+        # Edited DAG files show up within 30 s instead of 5 minutes.
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+        # The shop and clickstream here are the simulator; simulate_shop exists only with this set.
+        SIMULATE_SOURCES_ENV: env.get(SIMULATE_SOURCES_ENV) or "true",
+        "SHOPFLOW_STATE_DIR": str(settings.state_dir),
+        # The same connections the container entrypoint derives, for hooks and the UI.
+        "AIRFLOW_CONN_SHOPFLOW_SHOP": settings.shop_dsn,
+        "AIRFLOW_CONN_SHOPFLOW_WAREHOUSE": settings.warehouse_dsn,
+        "AIRFLOW_CONN_SHOPFLOW_LAKE": _lake_connection(settings),
+    }
+    return LocalAirflow(settings, port, home, logs_dir, values)
+
+
+def env_exports(airflow: LocalAirflow) -> list[str]:
+    """`export NAME=value` lines that point the `airflow` CLI at the local Airflow."""
+    lines = [f"export {name}={shlex.quote(value)}" for name, value in airflow.environment.items()]
+    lines.append(f'export PATH={shlex.quote(str(airflow.bin_dir))}:"$PATH"')
+    return lines
+
+
+def process_environment(airflow: LocalAirflow, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The full environment of a component: ours over the caller's, with the venv's bin first on PATH."""
+    env = dict(os.environ if base is None else base)
+    env.update(airflow.environment)
+    env["PATH"] = f"{airflow.bin_dir}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def admin_password(airflow: LocalAirflow) -> str:
+    """The admin's password: generated once into SimpleAuthManager's passwords file, then reused."""
+    path = airflow.passwords_file
+    if path.exists():
+        try:
+            passwords = json.loads(path.read_text() or "{}")
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"{path} is not valid JSON ({err}); delete it to generate a new password") from None
+        if passwords.get(ADMIN_USER):
+            return passwords[ADMIN_USER]
+    password = secrets.token_urlsafe(12)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps({ADMIN_USER: password}) + "\n")
+    return password
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join(text[-lines:])
+
+
+def migrate(airflow: LocalAirflow) -> float:
+    """`airflow db migrate` (idempotent); returns the seconds it took."""
+    airflow.logs_dir.mkdir(parents=True, exist_ok=True)
+    airflow.home.mkdir(parents=True, exist_ok=True)
+    log = airflow.logs_dir / "db-migrate.log"
+    started = time.monotonic()
+    with open(log, "ab") as out:
+        code = subprocess.call(
+            ["airflow", "db", "migrate"],
+            env=process_environment(airflow),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    if code != 0:
+        raise ServiceError(f"airflow db migrate failed (exit {code}); see {log}:\n{_tail(log)}")
+    return time.monotonic() - started
+
+
+@contextlib.contextmanager
+def single_instance(airflow: LocalAirflow) -> Iterator[None]:
+    """Hold a lock for the lifetime of the supervisor: two schedulers on one metadata DB would fight."""
+    airflow.settings.run_dir.mkdir(parents=True, exist_ok=True)
+    lock_path = airflow.settings.run_dir / "airflow.lock"
+    with open(lock_path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ServiceError(
+                f"a local Airflow already runs for {airflow.settings.state_dir} (lock {lock_path}); "
+                "stop it with Ctrl-C in its terminal first"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@dataclass
+class _Child:
+    name: str
+    process: subprocess.Popen
+    log: Path
+    handle: IO[bytes]
+
+
+def _start(airflow: LocalAirflow, name: str, env: dict[str, str]) -> _Child:
+    log = airflow.logs_dir / f"{name}.log"
+    handle = open(log, "ab")  # noqa: SIM115 - kept open for the child's lifetime, closed in _stop
+    # Own session: Ctrl-C reaches only the supervisor, which then stops children in order.
+    process = subprocess.Popen(
+        ["airflow", name],
+        env=env,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    return _Child(name, process, log, handle)
+
+
+def _stop(children: list[_Child], timeout: float = 30.0) -> None:
+    """SIGTERM every child's process group, wait, then SIGKILL what is left."""
+    for child in children:
+        if child.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for child in children:
+        try:
+            child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.process.pid, signal.SIGKILL)
+            child.process.wait()
+        # Task processes the LocalExecutor forked share the group; none may outlive the supervisor.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.process.pid, signal.SIGKILL)
+        child.handle.close()
+
+
+def health(airflow: LocalAirflow, timeout: float = 2.0) -> dict | None:
+    """The api-server's health document, or None while it does not answer."""
+    try:
+        with urllib.request.urlopen(airflow.url + HEALTH_PATH, timeout=timeout) as response:
+            return json.loads(response.read())
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+def _healthy(document: dict | None) -> bool:
+    if not document:
+        return False
+    parts = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+    return all((document.get(p) or {}).get("status") == "healthy" for p in parts)
+
+
+class _Stop(Exception):
+    pass
+
+
+def supervise(
+    airflow: LocalAirflow,
+    on_ready: Callable[[float], None],
+    on_stopping: Callable[[str], None],
+    ready_timeout: float = 180.0,
+) -> int:
+    """Start the four components, call `on_ready(seconds)` once all report healthy, run until a signal.
+
+    Returns 0 after a requested stop, 1 when a component exited on its own (its log tail is reported).
+    """
+    if not port_is_free("127.0.0.1", airflow.port):
+        raise ServiceError(
+            f"port 127.0.0.1:{airflow.port} is already in use; stop that process or set {PORT_ENV} to a free port"
+        )
+    airflow.logs_dir.mkdir(parents=True, exist_ok=True)
+    env = process_environment(airflow)
+
+    def request_stop(signum: int, _frame: object) -> None:
+        raise _Stop(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    children: list[_Child] = []
+    started = time.monotonic()
+    ready = False
+    try:
+        for name in COMPONENTS:
+            children.append(_start(airflow, name, env))
+        while True:
+            for child in children:
+                code = child.process.poll()
+                if code is not None:
+                    on_stopping(
+                        f"airflow {child.name} exited with code {code}; stopping the others. "
+                        f"Last lines of {child.log}:\n{_tail(child.log)}"
+                    )
+                    return 1
+            if not ready:
+                if _healthy(health(airflow)):
+                    ready = True
+                    on_ready(time.monotonic() - started)
+                elif time.monotonic() - started > ready_timeout:
+                    logs = ", ".join(str(c.log) for c in children)
+                    on_stopping(f"Airflow did not become healthy within {ready_timeout:.0f} s; see {logs}")
+                    return 1
+            time.sleep(1.0)
+    except _Stop as stop:
+        on_stopping(f"{stop} received: stopping Airflow")
+        return 0
+    finally:
+        # A second Ctrl-C during shutdown must not leave orphans behind.
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
+        _stop(children)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

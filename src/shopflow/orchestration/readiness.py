@@ -1,0 +1,111 @@
+"""Is a source's day ready to extract? The checks behind the ingestion DAGs' sensors.
+
+Each check answers for one partition date and says why in one sentence, which the sensor logs on
+every poke, so a waiting run explains itself in the Airflow UI.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import psycopg2
+
+from shopflow.config import ConfigError
+from shopflow.lake import Lake, landing_key, landing_prefix
+
+SIMULATE_SOURCES_ENV = "SHOPFLOW_SIMULATE_SOURCES"
+_TRUE_WORDS = {"1", "true", "yes", "on"}
+_FALSE_WORDS = {"", "0", "false", "no", "off"}
+HOURS = range(24)
+
+
+@dataclass(frozen=True)
+class Readiness:
+    ready: bool
+    reason: str
+
+
+def simulation_enabled(env: Mapping[str, str] | None = None) -> bool:
+    """Whether the shop and clickstream are simulated here (SHOPFLOW_SIMULATE_SOURCES), not live systems."""
+    env = os.environ if env is None else env
+    raw = env.get(SIMULATE_SOURCES_ENV, "").strip().lower()
+    if raw in _TRUE_WORDS:
+        return True
+    if raw in _FALSE_WORDS:
+        return False
+    raise ConfigError(f"{SIMULATE_SOURCES_ENV}={raw!r} is not a boolean (use true or false)")
+
+
+def simulated_through(shop_dsn: str) -> date | None:
+    """The last day the shop simulator has written, or None when it never ran on this database."""
+    conn = psycopg2.connect(shop_dsn, connect_timeout=10)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("select to_regclass('simulation_state') is not null")
+            if not cur.fetchone()[0]:
+                return None
+            cur.execute("select last_day from simulation_state")
+            row = cur.fetchone()
+            return row[0] if row else None
+    finally:
+        conn.close()
+
+
+def shop_day_ready(shop_dsn: str, dt: date, interval_end: datetime, *, simulated: bool, now: datetime) -> Readiness:
+    """The shop's day `dt` is closed: simulated through `dt`, or (live shop) the wall clock is past its end.
+
+    `now` only decides whether to wait, never what is extracted: the extract selects by the interval.
+    """
+    if simulated:
+        through = simulated_through(shop_dsn)
+        if through is not None and through >= dt:
+            return Readiness(True, f"the shop simulator has written {dt} (simulated through {through})")
+        state = "has not run yet" if through is None else f"is at {through}"
+        return Readiness(False, f"waiting for the shop simulator (simulate_shop) to write {dt}: it {state}")
+    if interval_end.tzinfo is None:
+        raise ValueError(f"interval_end {interval_end} has no time zone; pass an aware datetime")
+    if now >= interval_end:
+        return Readiness(True, f"the shop's day {dt} closed at {interval_end.astimezone(UTC).isoformat()}")
+    return Readiness(False, f"the shop's day {dt} is still open until {interval_end.astimezone(UTC).isoformat()}")
+
+
+def clickstream_day_ready(lake: Lake, dt: date) -> Readiness:
+    """All 24 hourly landing objects of `dt` have been delivered."""
+    present = set(lake.list_keys(landing_prefix(dt)))
+    missing = [hour for hour in HOURS if landing_key(dt, hour) not in present]
+    if not missing:
+        return Readiness(True, f"all 24 hourly clickstream objects of {dt} have landed")
+    shown = ", ".join(f"{h:02d}" for h in missing[:6]) + (", ..." if len(missing) > 6 else "")
+    return Readiness(
+        False,
+        f"{len(missing)} of 24 clickstream hours of {dt} have not landed under "
+        f"s3://{lake.bucket}/{landing_prefix(dt)} (hours {shown})",
+    )
+
+
+def partition_loaded(warehouse_dsn: str, entity_name: str, dt: date) -> Readiness:
+    """The load ledger records a loaded partition of `entity_name` for `dt`."""
+    conn = psycopg2.connect(warehouse_dsn, connect_timeout=10)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("select to_regclass('ops.load_ledger') is not null")
+            found = False
+            if cur.fetchone()[0]:
+                cur.execute(
+                    "select exists (select 1 from ops.load_ledger where entity = %s and dt = %s and status = 'loaded')",
+                    (entity_name, dt),
+                )
+                found = cur.fetchone()[0]
+    finally:
+        conn.close()
+    if found:
+        return Readiness(True, f"{entity_name} for {dt} is loaded in the warehouse")
+    return Readiness(False, f"waiting for {entity_name} of {dt} to be loaded (its ingestion DAG loads it)")
+
+
+def utc_now() -> datetime:
+    """The wall clock, for sensors deciding whether to keep waiting (never for selecting data)."""
+    return datetime.now(UTC)

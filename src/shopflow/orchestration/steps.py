@@ -1,0 +1,257 @@
+"""The bodies of the DAGs' tasks: one pipeline step for one partition date, settings from the environment.
+
+Each returns a small JSON-serialisable summary (it becomes the task's XCom) and is safe to re-run:
+the steps below replace the partition of their date. Heavy libraries (pandas, Great Expectations,
+dbt, boto3) are imported inside the functions, so importing this module stays cheap for DAG parsing.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from shopflow.config import ConfigError, load_settings
+
+SCALE_ENV = "SHOPFLOW_SIMULATION_SCALE"
+SEED_ENV = "SHOPFLOW_SIMULATION_SEED"
+DEFAULT_SCALE = 1.0
+DEFAULT_SEED = 42
+ONE_DAY = timedelta(days=1)
+
+
+class ScheduleError(ValueError):
+    """A run's data interval is not one whole UTC day, so it names no single partition."""
+
+
+def partition_date(interval_start: datetime, interval_end: datetime) -> date:
+    """The partition a daily run covers: its data interval's start, checked to be one whole UTC day."""
+    if interval_start is None or interval_end is None:
+        raise ScheduleError(
+            "this run has no data interval (asset-triggered or triggered without a logical date); "
+            "daily ingestion needs one: trigger it with a logical date or use `airflow backfill create`"
+        )
+    start, end = interval_start.astimezone(UTC), interval_end.astimezone(UTC)
+    if end - start != ONE_DAY or (start.hour, start.minute, start.second, start.microsecond) != (0, 0, 0, 0):
+        raise ScheduleError(
+            f"data interval {start.isoformat()} .. {end.isoformat()} is not one whole UTC day (midnight to "
+            "midnight); the DAG's schedule must be daily in UTC"
+        )
+    return start.date()
+
+
+def simulation_options(env: Mapping[str, str] | None = None) -> tuple[float, int]:
+    """(scale, seed) of the shop simulator from SHOPFLOW_SIMULATION_SCALE / SHOPFLOW_SIMULATION_SEED."""
+    env = os.environ if env is None else env
+    raw_scale = env.get(SCALE_ENV) or str(DEFAULT_SCALE)
+    raw_seed = env.get(SEED_ENV) or str(DEFAULT_SEED)
+    try:
+        scale = float(raw_scale)
+    except ValueError:
+        raise ConfigError(f"{SCALE_ENV}={raw_scale!r} is not a number") from None
+    if not (math.isfinite(scale) and scale > 0):
+        raise ConfigError(f"{SCALE_ENV}={raw_scale!r} must be a positive number")
+    try:
+        seed = int(raw_seed)
+    except ValueError:
+        raise ConfigError(f"{SEED_ENV}={raw_seed!r} is not an integer") from None
+    return scale, seed
+
+
+# --- sources ----------------------------------------------------------------------------------------
+def simulate_through(dt: date) -> dict[str, Any]:
+    """Advance the simulated shop day by day up to and including `dt` (days already simulated are skipped)."""
+    from shopflow.orchestration.readiness import simulated_through
+    from shopflow.services.s3 import s3_client
+    from shopflow.sources.fakestore_client import fetch_products
+    from shopflow.sources.shop_simulator import simulate_days
+
+    settings = load_settings()
+    scale, seed = simulation_options()
+    through = simulated_through(settings.shop_dsn)
+    # Catch up a gap in one step: the simulator refuses gaps, and every day it writes is the same
+    # whichever run writes it (its randomness is keyed by seed and day).
+    first = through + ONE_DAY if through is not None and through < dt else dt
+    catalog = fetch_products(settings.fakestore_api_url)
+    summaries = simulate_days(
+        settings.shop_dsn, s3_client(settings), settings.lake_bucket, catalog, first, dt, scale=scale, seed=seed
+    )
+    written = [s for s in summaries if not s.skipped]
+    return {
+        "through": dt.isoformat(),
+        "days_written": [s.day.isoformat() for s in written],
+        "orders": sum(s.orders for s in written),
+        "order_items": sum(s.order_items for s in written),
+        "events": sum(s.events for s in written),
+        "scale": scale,
+        "seed": seed,
+    }
+
+
+def check_shop_ready(dt: date, interval_end: datetime) -> tuple[bool, str]:
+    """Sensor body: (ready, why) for the shop's day `dt`."""
+    from shopflow.orchestration.readiness import shop_day_ready, simulation_enabled, utc_now
+
+    settings = load_settings()
+    result = shop_day_ready(settings.shop_dsn, dt, interval_end, simulated=simulation_enabled(), now=utc_now())
+    return result.ready, result.reason
+
+
+def check_clickstream_ready(dt: date) -> tuple[bool, str]:
+    """Sensor body: (ready, why) for the clickstream landing of `dt`."""
+    from shopflow.orchestration.readiness import clickstream_day_ready
+    from shopflow.pipeline import open_lake
+
+    result = clickstream_day_ready(open_lake(load_settings()), dt)
+    return result.ready, result.reason
+
+
+def check_partition_loaded(entity_name: str, dt: date) -> tuple[bool, str]:
+    """Sensor body: (ready, why) for another DAG's partition of `dt` being loaded."""
+    from shopflow.orchestration.readiness import partition_loaded
+
+    result = partition_loaded(load_settings().warehouse_dsn, entity_name, dt)
+    return result.ready, result.reason
+
+
+# --- extract, gate, load ----------------------------------------------------------------------------
+def extract(entity_name: str, dt: date) -> dict[str, Any]:
+    """Extract one entity's partition of `dt` into the lake's raw zone (replacing it)."""
+    from shopflow.pipeline import extract_entity, open_lake
+
+    settings = load_settings()
+    result = extract_entity(settings, open_lake(settings), entity_name, dt)
+    return {
+        "entity": result.entity,
+        "dt": result.dt.isoformat(),
+        "rows": result.row_count,
+        "key": result.key,
+        "full_history": result.full_history,
+    }
+
+
+def gate(entity_name: str, dt: date) -> str:
+    """Validate the lake partition; on failure it is quarantined and QualityGateError raised. Returns its batch_id."""
+    from shopflow.contracts import get_entity
+    from shopflow.pipeline import open_lake
+    from shopflow.warehouse.loader import gate_partition
+
+    settings = load_settings()
+    return gate_partition(open_lake(settings), settings.warehouse_dsn, get_entity(entity_name), dt)
+
+
+def load(entity_name: str, dt: date, validated_batch_id: str) -> dict[str, Any]:
+    """Load the partition the gate validated; refuses if it changed since (another batch_id)."""
+    from shopflow.contracts import get_entity
+    from shopflow.pipeline import open_lake
+    from shopflow.warehouse.loader import load_partition
+
+    settings = load_settings()
+    result = load_partition(
+        open_lake(settings),
+        settings.warehouse_dsn,
+        get_entity(entity_name),
+        dt,
+        validate=False,
+        validated_batch_id=validated_batch_id,
+    )
+    return {
+        "entity": result.entity,
+        "dt": result.dt.isoformat(),
+        "batch_id": result.batch_id,
+        "rows": result.row_count,
+        "load_seconds": round(result.load_seconds, 3),
+    }
+
+
+def is_quality_gate_error(error: BaseException) -> bool:
+    """True for a failed quality gate: retrying cannot help until the data is fixed."""
+    # outcome.py holds the class without pulling in Great Expectations (gate.py does).
+    from shopflow.quality.outcome import QualityGateError
+
+    return isinstance(error, QualityGateError)
+
+
+# --- transform and dashboards -----------------------------------------------------------------------
+def data_through(warehouse_dsn: str) -> date | None:
+    """The last date every entity has loaded (min over entities of their latest loaded partition)."""
+    import psycopg2
+
+    from shopflow.contracts import LOAD_ORDER
+
+    conn = psycopg2.connect(warehouse_dsn, connect_timeout=10)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("select to_regclass('ops.load_ledger') is not null")
+            if not cur.fetchone()[0]:
+                return None
+            cur.execute(
+                "select entity, max(dt) from ops.load_ledger where status = 'loaded' and entity = any(%s) group by entity",
+                (list(LOAD_ORDER),),
+            )
+            latest = dict(cur.fetchall())
+    finally:
+        conn.close()
+    if any(name not in latest for name in LOAD_ORDER):
+        return None
+    return min(latest.values())
+
+
+def dbt_profile_env() -> dict[str, str]:
+    """The DBT_PG_* variables transform/profiles.yml reads, for the warehouse in the settings."""
+    from shopflow.transform.runner import dbt_env
+
+    return dbt_env(load_settings())
+
+
+def validate_marts(run_id: str) -> dict[str, Any]:
+    """Validate every mart with its quality suite, record the outcomes, raise QualityGateError on a failure."""
+    from shopflow.quality.gate import check_marts
+
+    settings = load_settings()
+    through = data_through(settings.warehouse_dsn)
+    if through is None:
+        raise RuntimeError(
+            "the warehouse has no loaded partition for some entity (ops.load_ledger); run the ingestion "
+            "DAGs before transform"
+        )
+    outcomes = check_marts(settings.warehouse_dsn, f"marts/{run_id}", dt=through)
+    return {
+        "data_through": through.isoformat(),
+        "marts": len(outcomes),
+        "expectations": sum(o.evaluated for o in outcomes),
+    }
+
+
+def dashboards_dir() -> Path:
+    """Where the HTML dashboards are written: <state dir>/output/dashboards."""
+    return load_settings().output_dir / "dashboards"
+
+
+def render_html_dashboards() -> dict[str, Any]:
+    """Render the self-contained HTML dashboards from the marts."""
+    from shopflow.dashboards import render_dashboards
+
+    index = render_dashboards(load_settings().warehouse_dsn, dashboards_dir())
+    return {"index": str(index)}
+
+
+def metabase_configured(env: Mapping[str, str] | None = None) -> bool:
+    """Metabase is provisioned only where METABASE_URL is set."""
+    env = os.environ if env is None else env
+    return bool(env.get("METABASE_URL"))
+
+
+def provision_metabase() -> dict[str, Any]:
+    """Create or update the Metabase database, collection, cards and dashboards (idempotent)."""
+    from shopflow.dashboards.metabase import provision_from_env
+
+    report = provision_from_env(load_settings().warehouse_dsn)
+    return {
+        "metabase": report.metabase_url,
+        "summary": report.summary(),
+        "dashboards": [d.url for d in report.dashboards],
+    }

@@ -1,0 +1,367 @@
+"""The DAG files and the orchestration package they call.
+
+DagBag checks (import errors, owners, tags, retries, cycles, schedules, wiring), parse cost measured
+in fresh processes, and the Airflow-free helpers: partition dates, readiness checks on the test
+stack, the local Airflow's environment and the `shopflow airflow` commands.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from shopflow.config import ConfigError
+from shopflow.contracts import LOAD_ORDER, get_entity
+from shopflow.orchestration import steps
+from shopflow.orchestration.readiness import (
+    clickstream_day_ready,
+    partition_loaded,
+    shop_day_ready,
+    simulated_through,
+    simulation_enabled,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+DAGS_DIR = ROOT / "dags"
+DAG_FILES = sorted(p for p in DAGS_DIR.glob("*.py") if not p.name.startswith("_"))
+DAILY_DAGS = ("simulate_shop", "ingest_fakestore", "ingest_shop", "ingest_clickstream")
+ALL_DAGS = {*DAILY_DAGS, "transform", "dashboards"}
+HEAVY_MODULES = ("great_expectations", "dbt", "pandas")
+PARSE_BUDGET_SECONDS = 3.0
+
+
+@pytest.fixture(scope="module")
+def manifest():
+    """transform/target/manifest.json, built when missing (the transform DAG is rendered from it)."""
+    from shopflow.config import load_settings
+    from shopflow.orchestration.dbt_manifest import MANIFEST_PATH, build_manifest
+
+    if not MANIFEST_PATH.exists():
+        build_manifest(load_settings())
+    return MANIFEST_PATH
+
+
+@pytest.fixture(scope="module")
+def dagbag(manifest, tmp_path_factory):
+    """The DAG folder parsed the way the dag-processor parses it, with the simulated sources enabled."""
+    if "airflow" not in sys.modules:
+        # Airflow reads AIRFLOW_HOME once, at import: keep its generated config out of ~/airflow.
+        os.environ.setdefault("AIRFLOW_HOME", str(tmp_path_factory.mktemp("airflow-home")))
+    saved = os.environ.get("SHOPFLOW_SIMULATE_SOURCES")
+    os.environ["SHOPFLOW_SIMULATE_SOURCES"] = "true"
+    try:
+        from airflow.dag_processing.dagbag import BundleDagBag
+
+        bag = BundleDagBag(dag_folder=DAGS_DIR, bundle_path=DAGS_DIR, bundle_name="dags-folder")
+    finally:
+        if saved is None:
+            os.environ.pop("SHOPFLOW_SIMULATE_SOURCES", None)
+        else:
+            os.environ["SHOPFLOW_SIMULATE_SOURCES"] = saved
+    return bag
+
+
+# --- DagBag ------------------------------------------------------------------------------------------
+def test_dag_folder_imports_without_errors(dagbag):
+    assert dagbag.import_errors == {}
+    assert set(dagbag.dag_ids) == ALL_DAGS
+
+
+def test_every_dag_has_owner_tags_docs_and_retries_with_backoff(dagbag):
+    for dag in dagbag.dags.values():
+        assert dag.tags, f"{dag.dag_id} has no tags"
+        assert dag.doc_md and len(dag.doc_md) > 200, f"{dag.dag_id} has no documentation"
+        assert dag.max_active_runs == 1, dag.dag_id
+        for task in dag.tasks:
+            where = f"{dag.dag_id}.{task.task_id}"
+            assert task.owner == "data-platform", where
+            assert 2 <= task.retries <= 4, f"{where} retries={task.retries}"
+            assert task.retry_exponential_backoff, where
+
+
+def test_no_dag_has_a_cycle(dagbag):
+    for dag in dagbag.dags.values():
+        upstream = {t.task_id: set(t.upstream_task_ids) for t in dag.tasks}
+        done: set[str] = set()
+        while len(done) < len(upstream):
+            ready = {t for t, ups in upstream.items() if t not in done and ups <= done}
+            assert ready, f"{dag.dag_id}: cycle among {sorted(set(upstream) - done)}"
+            done |= ready
+
+
+def test_daily_dags_cover_one_utc_day_per_run_in_date_order(dagbag):
+    from airflow.serialization.encoders import coerce_to_core_timetable
+
+    for dag_id in DAILY_DAGS:
+        dag = dagbag.dags[dag_id]
+        assert type(dag.timetable).__name__ == "CronDataIntervalTimetable", f"{dag_id}: {dag.timetable!r}"
+        assert dag.catchup is True and dag.start_date == datetime(2026, 1, 1, tzinfo=UTC), dag_id
+        timetable = coerce_to_core_timetable(dag.timetable)
+        # Backfills and scheduled runs: logical date = interval start = the day loaded, midnight UTC.
+        first = timetable.next_dagrun_info(last_automated_data_interval=None, restriction=_restriction(dag))
+        assert first.logical_date == datetime(2026, 1, 1, tzinfo=UTC), (dag_id, first)
+        assert first.data_interval.end - first.data_interval.start == timedelta(days=1), (dag_id, first)
+
+
+def _restriction(dag):
+    from airflow.timetables.base import TimeRestriction
+
+    return TimeRestriction(earliest=dag.start_date, latest=None, catchup=True)
+
+
+def test_each_entity_is_extracted_then_gated_then_loaded_into_its_asset(dagbag):
+    dags = {"fakestore": "ingest_fakestore", "shop": "ingest_shop", "clickstream": "ingest_clickstream"}
+    for entity_name in LOAD_ORDER:
+        entity = get_entity(entity_name)
+        dag = dagbag.dags[dags[entity.source]]
+        extract, gate, load = (dag.get_task(f"{step}_{entity.name}") for step in ("extract", "gate", "load"))
+        assert extract.task_id in gate.upstream_task_ids
+        assert gate.task_id in load.upstream_task_ids
+        assert [a.uri for a in load.outlets] == [f"warehouse://raw/{entity.table}"]
+        assert not extract.outlets and not gate.outlets
+
+
+def test_sources_are_waited_for_by_reschedule_sensors(dagbag):
+    shop = dagbag.dags["ingest_shop"]
+    clicks = dagbag.dags["ingest_clickstream"]
+    for dag, sensor_id, extracts in (
+        (shop, "wait_for_shop_day", ("extract_customers", "extract_orders", "extract_order_items")),
+        (clicks, "wait_for_clickstream_day", ("extract_events",)),
+    ):
+        sensor = dag.get_task(sensor_id)
+        assert sensor.mode == "reschedule" and sensor.poke_interval >= 60 and sensor.timeout >= 3600
+        for task_id in extracts:
+            assert sensor_id in dag.get_task(task_id).upstream_task_ids
+    # Order lines are checked against orders and products: their gate runs after both are loaded.
+    assert {"load_orders", "wait_for_products"} <= shop.get_task("gate_order_items").upstream_task_ids
+    assert "wait_for_products" in clicks.get_task("gate_events").upstream_task_ids
+    # The first shop extract takes all history: extracts go in date order even in a wide backfill.
+    assert all(shop.get_task(t).depends_on_past for t in ("extract_customers", "extract_orders"))
+
+
+def test_transform_waits_for_every_raw_table_and_runs_one_task_per_model(dagbag, manifest):
+    transform = dagbag.dags["transform"]
+    condition = transform.timetable.asset_condition
+    # All of them (AssetAll), not any one: a run sees every source of the same days.
+    assert type(condition).__name__ == "AssetAll"
+    scheduled_on = {a.uri for a in condition.objects}
+    assert scheduled_on == {f"warehouse://raw/{get_entity(n).table}" for n in LOAD_ORDER}
+    nodes = json.loads(manifest.read_text())["nodes"]
+    models = {n["name"] for n in nodes.values() if n["resource_type"] == "model"}
+    dbt_tasks = {
+        t.task_id.removeprefix("dbt.").removesuffix("_model_build")
+        for t in transform.tasks
+        if t.task_id.startswith("dbt.")
+    }
+    assert dbt_tasks == models
+    validate = transform.get_task("validate_marts")
+    assert [a.uri for a in validate.outlets] == ["warehouse://marts/"]
+    assert all(t.startswith("dbt.") for t in validate.upstream_task_ids) and validate.upstream_task_ids
+    dashboards = dagbag.dags["dashboards"]
+    assert {a.uri for a in dashboards.timetable.asset_condition.objects} == {"warehouse://marts/"}
+
+
+def test_simulate_shop_exists_only_where_sources_are_simulated(manifest, dagbag, monkeypatch):
+    from airflow.dag_processing.dagbag import BundleDagBag
+
+    monkeypatch.delenv("SHOPFLOW_SIMULATE_SOURCES", raising=False)
+    bag = BundleDagBag(dag_folder=DAGS_DIR / "simulate_shop.py", bundle_path=DAGS_DIR, bundle_name="dags-folder")
+    assert bag.import_errors == {} and bag.dag_ids == []
+    monkeypatch.setenv("SHOPFLOW_SIMULATE_SOURCES", "maybe")
+    bag = BundleDagBag(dag_folder=DAGS_DIR / "simulate_shop.py", bundle_path=DAGS_DIR, bundle_name="dags-folder")
+    [error] = bag.import_errors.values()
+    assert "SHOPFLOW_SIMULATE_SOURCES='maybe' is not a boolean" in error
+
+
+_PARSE_PROBE = """
+import json, sys, time
+import airflow.dag_processing.dagbag  # loaded by the dag-processor before any DAG file: not their cost
+sys.path.insert(0, sys.argv[2])
+before = set(sys.modules)
+started = time.perf_counter()
+import runpy
+runpy.run_path(sys.argv[1], run_name="dag_file")
+seconds = time.perf_counter() - started
+print(json.dumps({"seconds": seconds, "modules": sorted(set(sys.modules) - before)}))
+"""
+
+
+@pytest.fixture(scope="module")
+def probe_home(tmp_path_factory):
+    return tmp_path_factory.mktemp("probe-airflow-home")
+
+
+@pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.name)
+def test_dag_file_parses_fast_without_heavy_imports(dag_file, manifest, probe_home):
+    # A fresh interpreter per file: modules another DAG file imported would hide this one's cost.
+    env = {**os.environ, "AIRFLOW_HOME": str(probe_home), "SHOPFLOW_SIMULATE_SOURCES": "true"}
+    proc = subprocess.run(
+        [sys.executable, "-c", _PARSE_PROBE, str(dag_file), str(DAGS_DIR)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    probe = json.loads(proc.stdout.strip().splitlines()[-1])
+    heavy = sorted({m.split(".")[0] for m in probe["modules"] if m.split(".")[0] in HEAVY_MODULES})
+    assert heavy == [], f"{dag_file.name} imports {heavy} at parse time"
+    assert probe["seconds"] < PARSE_BUDGET_SECONDS, f"{dag_file.name} took {probe['seconds']:.2f} s to parse"
+    print(f"{dag_file.name}: parsed in {probe['seconds']:.2f} s")
+
+
+# --- partition dates and settings ----------------------------------------------------------------------
+def test_partition_date_is_the_data_interval_start():
+    start = datetime(2026, 3, 2, tzinfo=UTC)
+    assert steps.partition_date(start, start + timedelta(days=1)) == date(2026, 3, 2)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        (datetime(2026, 3, 2, 6, tzinfo=UTC), datetime(2026, 3, 3, 6, tzinfo=UTC), "not one whole UTC day"),
+        (datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 2, tzinfo=UTC), "not one whole UTC day"),
+        (None, None, "has no data interval"),
+    ],
+)
+def test_partition_date_refuses_intervals_that_are_not_one_day(start, end, message):
+    with pytest.raises(steps.ScheduleError, match=message):
+        steps.partition_date(start, end)
+
+
+def test_simulation_switch_and_options_from_the_environment():
+    assert simulation_enabled({"SHOPFLOW_SIMULATE_SOURCES": "True"}) is True
+    assert simulation_enabled({}) is False
+    with pytest.raises(ConfigError, match="SHOPFLOW_SIMULATE_SOURCES"):
+        simulation_enabled({"SHOPFLOW_SIMULATE_SOURCES": "sometimes"})
+    assert steps.simulation_options({}) == (1.0, 42)
+    assert steps.simulation_options({"SHOPFLOW_SIMULATION_SCALE": "0.2", "SHOPFLOW_SIMULATION_SEED": "7"}) == (0.2, 7)
+    with pytest.raises(ConfigError, match="SHOPFLOW_SIMULATION_SCALE='-1' must be a positive"):
+        steps.simulation_options({"SHOPFLOW_SIMULATION_SCALE": "-1"})
+    with pytest.raises(ConfigError, match="SHOPFLOW_SIMULATION_SEED='x' is not an integer"):
+        steps.simulation_options({"SHOPFLOW_SIMULATION_SEED": "x"})
+
+
+# --- readiness on the test stack ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def source(isolated_settings):
+    return isolated_settings("readiness")
+
+
+def test_shop_readiness_follows_the_simulator_or_the_clock(source):
+    from tests.pipeline_helpers import simulate
+
+    day = date(2026, 2, 10)
+    end = datetime(2026, 2, 11, tzinfo=UTC)
+    assert simulated_through(source.shop_dsn) is None
+    waiting = shop_day_ready(source.shop_dsn, day, end, simulated=True, now=end + timedelta(days=30))
+    assert not waiting.ready and "has not run yet" in waiting.reason
+    simulate(source, day, day, scale=0.1)
+    assert simulated_through(source.shop_dsn) == day
+    assert shop_day_ready(source.shop_dsn, day, end, simulated=True, now=end - timedelta(hours=1)).ready
+    later = shop_day_ready(source.shop_dsn, day + timedelta(days=1), end + timedelta(days=1), simulated=True, now=end)
+    assert not later.ready and f"is at {day}" in later.reason
+    # A live shop's day is closed once the wall clock passes the interval's end.
+    assert not shop_day_ready(source.shop_dsn, day, end, simulated=False, now=end - timedelta(seconds=1)).ready
+    assert shop_day_ready(source.shop_dsn, day, end, simulated=False, now=end).ready
+
+
+def test_clickstream_readiness_needs_all_24_hours(source):
+    from shopflow.lake import landing_key
+    from shopflow.pipeline import open_lake
+
+    lake = open_lake(source)
+    day = date(2026, 1, 20)
+    for hour in range(24):
+        if hour != 17:
+            lake.put(landing_key(day, hour), b"")
+    waiting = clickstream_day_ready(lake, day)
+    assert not waiting.ready and "1 of 24" in waiting.reason and "17" in waiting.reason
+    lake.put(landing_key(day, 17), b"")
+    assert clickstream_day_ready(lake, day).ready
+
+
+def test_partition_loaded_reads_the_load_ledger(source):
+    from shopflow.extract.products import extract_products
+    from shopflow.pipeline import load_entity, open_lake
+
+    day = date(2026, 1, 21)
+    assert not partition_loaded(source.warehouse_dsn, "fakestore.products", day).ready
+    lake = open_lake(source)
+    extract_products(lake, source.fakestore_api_url, day)
+    load_entity(source, lake, "fakestore.products", day)
+    assert partition_loaded(source.warehouse_dsn, "fakestore.products", day).ready
+    assert not partition_loaded(source.warehouse_dsn, "fakestore.products", day + timedelta(days=1)).ready
+
+
+# --- the local Airflow ---------------------------------------------------------------------------------
+def test_local_airflow_environment(tmp_path):
+    import dataclasses
+
+    from shopflow.config import load_settings
+    from shopflow.orchestration import local_airflow as la
+
+    settings = dataclasses.replace(load_settings(), state_dir=tmp_path)
+    airflow = la.local_airflow(settings, env={"SHOPFLOW_AIRFLOW_PORT": "58999"})
+    env = airflow.environment
+    assert airflow.url == "http://127.0.0.1:58999" and airflow.home == tmp_path / "airflow"
+    assert env["AIRFLOW__API__HOST"] == "127.0.0.1" and env["AIRFLOW__API__PORT"] == "58999"
+    assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://127.0.0.1:58999/execution/"
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor" and env["AIRFLOW__CORE__PARALLELISM"] == "4"
+    assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
+    assert env["AIRFLOW__CORE__DAGS_FOLDER"] == str(DAGS_DIR)
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == settings.airflow_sqlalchemy_conn
+    assert env["AIRFLOW__LOGGING__BASE_LOG_FOLDER"].startswith(str(tmp_path / "logs" / "airflow"))
+    assert env["SHOPFLOW_SIMULATE_SOURCES"] == "true"
+    assert env["AIRFLOW_CONN_SHOPFLOW_WAREHOUSE"] == settings.warehouse_dsn
+    path_first = la.process_environment(airflow, base={"PATH": "/usr/bin"})["PATH"].split(os.pathsep)[0]
+    assert path_first == str(Path(sys.executable).parent)
+    with pytest.raises(ConfigError, match="SHOPFLOW_AIRFLOW_PORT='http' is not a port"):
+        la.local_airflow(settings, env={"SHOPFLOW_AIRFLOW_PORT": "http"})
+
+
+def test_admin_password_is_generated_once_and_kept_private(tmp_path):
+    import dataclasses
+    import stat
+
+    from shopflow.config import load_settings
+    from shopflow.orchestration import local_airflow as la
+
+    airflow = la.local_airflow(dataclasses.replace(load_settings(), state_dir=tmp_path), env={})
+    first = la.admin_password(airflow)
+    assert len(first) >= 16 and la.admin_password(airflow) == first
+    assert json.loads(airflow.passwords_file.read_text()) == {"admin": first}
+    assert stat.S_IMODE(airflow.passwords_file.stat().st_mode) == 0o600
+    airflow.passwords_file.write_text("{not json")
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        la.admin_password(airflow)
+
+
+def test_airflow_env_command_prints_shell_exports(tmp_path, monkeypatch):
+    import shlex
+
+    from typer.testing import CliRunner
+
+    from shopflow.cli_commands.airflow import app
+
+    monkeypatch.setenv("SHOPFLOW_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("SHOPFLOW_AIRFLOW_PORT", "58777")
+    result = CliRunner().invoke(app, ["env"])
+    assert result.exit_code == 0, result.output
+    exports = dict(
+        shlex.split(line.removeprefix("export "))[0].split("=", 1)
+        for line in result.output.splitlines()
+        if not line.startswith("export PATH=")
+    )
+    assert exports["AIRFLOW_HOME"] == str(tmp_path / "airflow")
+    assert exports["AIRFLOW__API__PORT"] == "58777"
+    # The lines survive a shell round trip (the DSN and the JSON connection need quoting).
+    script = "\n".join([*result.output.splitlines(), 'printf %s "$AIRFLOW_CONN_SHOPFLOW_LAKE"'])
+    shell = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True)
+    assert json.loads(shell.stdout)["conn_type"] == "aws"
