@@ -190,16 +190,14 @@ def test_updated_at_outside_the_interval_fails_unless_within_lateness():
     assert validate_rows(ORDERS, rows, lateness=timedelta(minutes=30)).success
 
 
-def test_first_extraction_accepts_all_history_up_to_interval_end():
+def test_full_history_accepts_all_history_up_to_interval_end():
     rows = sample_rows(CUSTOMERS, DT, 10)
     rows[0].update(registered_at="2025-01-01T08:00:00+00:00", created_at="2025-01-01T08:00:00+00:00")
     rows[0]["updated_at"] = "2025-06-01T12:00:00+00:00"
     only_failure(validate_rows(CUSTOMERS, rows), "expect_column_values_to_be_between", "updated_at")
-    assert validate_rows(CUSTOMERS, rows, first_extraction=True).success
+    assert validate_rows(CUSTOMERS, rows, full_history=True).success
     rows[1]["updated_at"] = "2026-01-05T00:00:00+00:00"
-    only_failure(
-        validate_rows(CUSTOMERS, rows, first_extraction=True), "expect_column_values_to_be_between", "updated_at"
-    )
+    only_failure(validate_rows(CUSTOMERS, rows, full_history=True), "expect_column_values_to_be_between", "updated_at")
 
 
 def test_created_after_updated_fails_consistency():

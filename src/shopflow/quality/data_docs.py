@@ -110,9 +110,13 @@ def build_data_docs(
     for outcome in renderable:
         document = {k: v for k, v in outcome.result.items() if k != "shopflow"}
         result = schema.load(document)
+        # Store keys become path segments: no '/' (a partition's lake prefix has several) or spaces.
+        run_id = RunIdentifier(run_name=f"{outcome.entity}_{outcome.dt.isoformat()}", run_time=outcome.validated_at)
+        result.meta["run_id"] = run_id
+        result.meta["validation_time"] = run_id.run_time
         key = ValidationResultIdentifier(
             expectation_suite_identifier=ExpectationSuiteIdentifier(name=outcome.suite_name),
-            run_id=RunIdentifier(run_name=outcome.batch or outcome.entity, run_time=outcome.validated_at),
+            run_id=run_id,
             batch_identifier=f"{outcome.entity}-{outcome.dt.isoformat()}",
         )
         context.validation_results_store.set(key, result)

@@ -159,7 +159,7 @@ def validate_partition(ctx: PartitionContext, frame: pd.DataFrame) -> Validation
     result.setdefault("meta", {})["shopflow"] = {
         "partition": ctx.partition,
         "manifest_row_count": ctx.manifest_row_count,
-        "first_extraction": ctx.first_extraction,
+        "full_history": ctx.full_history,
         "lateness_seconds": ctx.lateness.total_seconds(),
     }
     return ValidationOutcome(

@@ -1,0 +1,127 @@
+"""`shopflow quality ...`: list the suites, validate the marts or a partition file, render Data Docs.
+
+A typer sub-app; the lead mounts it with `app.add_typer(quality.cli.app, name="quality")`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shopflow.contracts import ENTITIES, get_entity
+from shopflow.quality.suites import FAMILIES, HOUR_COVERAGE_MIN_EVENTS, PartitionContext, build_suite_spec
+
+app = typer.Typer(
+    help="Quality gate: GX suites over raw partitions and marts, results and Data Docs.", no_args_is_help=True
+)
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+@app.command()
+def suites() -> None:
+    """Count the expectations of every suite, by family (raw suites as for a busy day with known ids)."""
+    from shopflow.quality.marts import MARTS, build_mart_suite_spec
+
+    specs = [
+        build_suite_spec(
+            PartitionContext(
+                entity,
+                date(2026, 1, 1),
+                HOUR_COVERAGE_MIN_EVENTS,
+                known_product_ids=frozenset({1}),
+                known_order_ids=frozenset({1}),
+            )
+        )
+        for entity in ENTITIES.values()
+    ]
+    specs += [build_mart_suite_spec(table) for table in MARTS]
+    header = f"{'suite':40} {'total':>5} " + " ".join(f"{f[:11]:>11}" for f in FAMILIES)
+    typer.echo(header)
+    total = 0
+    for spec in specs:
+        counts = Counter(kwargs["meta"]["family"] for _, kwargs in spec.items)
+        total += len(spec.items)
+        typer.echo(f"{spec.name:40} {len(spec.items):>5} " + " ".join(f"{counts.get(f, 0):>11}" for f in FAMILIES))
+    typer.echo(f"{'all suites':40} {total:>5}")
+
+
+@app.command()
+def check(
+    entity: Annotated[str, typer.Argument(help=f"One of: {', '.join(ENTITIES)}.")],
+    dt: Annotated[datetime, typer.Argument(formats=["%Y-%m-%d"], help="The partition's logical date.")],
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The partition's CSV (gzipped or not).")],
+    rows: Annotated[int, typer.Option("--rows", help="Row count the manifest states.")],
+    full_history: Annotated[bool, typer.Option(help="The partition is a shop table's first, full extraction.")] = False,
+) -> None:
+    """Validate a local partition file (e.g. a quarantined one); referential checks are skipped."""
+    from shopflow.quality.gate import QualityGateError, gate_partition
+
+    try:
+        ctx = PartitionContext(get_entity(entity), dt.date(), rows, full_history=full_history)
+    except (KeyError, ValueError) as exc:
+        _fail(str(exc))
+    try:
+        outcome = gate_partition(ctx, file.read_bytes())
+    except QualityGateError as exc:
+        typer.echo(exc.outcome.summary())
+        raise typer.Exit(1) from None
+    typer.echo(outcome.summary() + f" ({outcome.duration_s:.2f} s)")
+
+
+@app.command()
+def marts(
+    schema: Annotated[str, typer.Option(help="Schema the marts live in.")] = "marts",
+    table: Annotated[list[str] | None, typer.Option("--table", help="Validate only these marts (repeatable).")] = None,
+    batch_id: Annotated[
+        str | None, typer.Option(help="Record the outcomes under this id (default: a new one).")
+    ] = None,
+    record: Annotated[bool, typer.Option(help="Record the outcomes in ops.validation_results.")] = True,
+) -> None:
+    """Validate the marts in the warehouse; exit 1 if any expectation fails."""
+    import psycopg2
+
+    from shopflow.config import load_settings
+    from shopflow.quality.gate import MartsMissingError, record_validation, validate_marts
+
+    dsn = load_settings().warehouse_dsn
+    try:
+        outcomes = validate_marts(dsn, schema=schema, tables=table or None)
+    except (MartsMissingError, KeyError, psycopg2.OperationalError) as exc:
+        _fail(str(exc).strip())
+    if record:
+        batch = batch_id or f"marts/{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+        with psycopg2.connect(dsn) as conn:
+            for outcome in outcomes:
+                record_validation(conn, outcome, batch)
+        conn.close()
+        typer.echo(f"recorded in ops.validation_results as batch {batch}")
+    for outcome in outcomes:
+        typer.echo(outcome.summary())
+    if not all(o.success for o in outcomes):
+        raise typer.Exit(1)
+
+
+@app.command()
+def docs(
+    limit: Annotated[int, typer.Option(help="Render at most this many of the latest recorded results.")] = 500,
+) -> None:
+    """Render GX Data Docs from ops.validation_results; prints the site's index.html."""
+    import psycopg2
+
+    from shopflow.config import load_settings
+    from shopflow.quality.data_docs import build_data_docs
+
+    try:
+        index = build_data_docs(warehouse_dsn=load_settings().warehouse_dsn, limit=limit)
+    except psycopg2.OperationalError as exc:
+        _fail(f"cannot reach the warehouse: {str(exc).strip()}")
+    typer.echo(str(index))
