@@ -7,6 +7,7 @@ them from `Settings.warehouse_dsn`, and `run_dbt` sets them for one invocation o
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -25,6 +26,8 @@ DBT_SCHEMA = "analytics"
 _DBT_LOCK = threading.Lock()
 
 _FAILED_STATUSES = {"error", "fail", "runtime error"}
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+_MAX_MESSAGE_CHARS = 600
 
 
 class TransformError(RuntimeError):
@@ -46,9 +49,7 @@ def dbt_env(settings: Settings) -> dict[str, str]:
         raise TransformError("warehouse DSN has an invalid port (check WAREHOUSE_DSN)") from None
     dbname = unquote(parts.path.lstrip("/"))
     missing = [
-        name
-        for name, value in (("host", parts.hostname), ("user", parts.username), ("database", dbname))
-        if not value
+        name for name, value in (("host", parts.hostname), ("user", parts.username), ("database", dbname)) if not value
     ]
     if missing:
         raise TransformError(
@@ -86,17 +87,29 @@ def _artifact_dirs(settings: Settings) -> tuple[Path, Path]:
     return base / "target", base / "logs"
 
 
-def _describe_failures(result: dbtRunnerResult) -> list[str]:
+def _describe_failures(result: dbtRunnerResult) -> tuple[list[str], int]:
+    """One line per failed node (id, status, dbt's message without colours), and the skipped count."""
     lines: list[str] = []
-    run_results = getattr(result.result, "results", None) or []
-    for node_result in run_results:
+    skipped = 0
+    for node_result in getattr(result.result, "results", None) or []:
         status = str(getattr(node_result.status, "value", node_result.status))
+        if status == "skipped":
+            skipped += 1
         if status in _FAILED_STATUSES:
-            node = getattr(node_result, "node", None)
-            name = getattr(node, "unique_id", "<unknown node>")
-            message = (node_result.message or "").strip().replace("\n", " ")
+            name = getattr(getattr(node_result, "node", None), "unique_id", "<unknown node>")
+            message = " ".join(_ANSI_ESCAPE.sub("", node_result.message or "").split())
+            if not message and hasattr(node_result, "max_loaded_at"):
+                # Source freshness results carry no message: say how old the last load is.
+                loaded = node_result.max_loaded_at
+                message = (
+                    "stale: the table has no rows"
+                    if loaded is None or loaded.year <= 1
+                    else f"stale: last loaded {loaded.isoformat()}, {node_result.age / 3600:.1f} h ago"
+                )
+            if len(message) > _MAX_MESSAGE_CHARS:
+                message = message[:_MAX_MESSAGE_CHARS] + " ..."
             lines.append(f"{name} [{status}]: {message}")
-    return lines
+    return lines, skipped
 
 
 def run_dbt(args: list[str], settings: Settings | None = None) -> dbtRunnerResult:
@@ -108,26 +121,18 @@ def run_dbt(args: list[str], settings: Settings | None = None) -> dbtRunnerResul
         raise TransformError("run_dbt needs a dbt command, e.g. ['build']")
     settings = settings or load_settings()
     target_path, log_path = _artifact_dirs(settings)
-    full_args = [
-        *args,
-        "--project-dir",
-        str(TRANSFORM_DIR),
-        "--profiles-dir",
-        str(TRANSFORM_DIR),
-        "--target-path",
-        str(target_path),
-        "--log-path",
-        str(log_path),
-    ]
-    with _DBT_LOCK, _environment(dbt_env(settings)):
+    full_args = [*args, "--project-dir", str(TRANSFORM_DIR), "--profiles-dir", str(TRANSFORM_DIR)]
+    # Paths as environment variables: every command reads them, while `dbt debug` rejects the flags.
+    environment = {**dbt_env(settings), "DBT_TARGET_PATH": str(target_path), "DBT_LOG_PATH": str(log_path)}
+    with _DBT_LOCK, _environment(environment):
         result = dbtRunner().invoke(full_args)
     if not result.success:
-        failures = _describe_failures(result)
-        command = " ".join(args)
+        failures, skipped = _describe_failures(result)
         if result.exception is not None:
             failures.insert(0, f"{type(result.exception).__name__}: {result.exception}")
-        detail = "\n  ".join(failures) if failures else "no node failed; see the dbt log in " + str(log_path)
-        raise TransformError(f"dbt {command} failed:\n  {detail}")
+        summary = f"{len(failures)} failure(s)" + (f", {skipped} node(s) skipped downstream" if skipped else "")
+        detail = "\n  ".join(failures) if failures else f"no node failed; see the dbt log in {log_path}"
+        raise TransformError(f"dbt {' '.join(args)} failed ({summary}):\n  {detail}")
     return result
 
 

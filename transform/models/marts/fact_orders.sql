@@ -96,7 +96,7 @@ final as (
 
     from order_lines
     {% if is_incremental() %}
-        where order_id in (select orders_to_process.order_id from orders_to_process)
+    where order_id in (select orders_to_process.order_id from orders_to_process)
     {% endif %}
 
 )

@@ -32,8 +32,8 @@ counted as (
     from buckets
     left join customers
         on
-            customers.order_count >= buckets.min_orders
-            and (buckets.max_orders is null or customers.order_count <= buckets.max_orders)
+            buckets.min_orders <= customers.order_count
+            and (buckets.max_orders is null or buckets.max_orders >= customers.order_count)
     group by buckets.frequency_bucket, buckets.bucket_sort
 
 ),
@@ -45,7 +45,7 @@ final as (
         cast(bucket_sort as integer) as bucket_sort,
         cast(customer_count as integer) as customer_count,
         cast(
-            coalesce(round(customer_count::numeric / nullif(sum(customer_count) over (), 0), 4), 0)
+            coalesce(round(cast(customer_count as numeric) / nullif(sum(customer_count) over (), 0), 4), 0)
             as numeric(5, 4)
         ) as share_of_customers
 
