@@ -36,7 +36,8 @@ def test_products_snapshot_has_the_contract_columns_and_is_byte_stable(shop):
     assert rows[0]["product_id"] == "1" and rows[0]["rating_rate"] == "3.9" and rows[0]["rating_count"] == "120"
     assert rows[1]["title"].endswith(" "), "titles are kept exactly as the API returns them (product 2)"
     before = lake.get(first.key)
-    extract_products(lake, shop.fakestore_api_url, D1)
+    assert extract_products(lake, shop.fakestore_api_url, D1).reused
+    assert not extract_products(lake, shop.fakestore_api_url, D1, force=True).reused
     assert lake.get(first.key) == before
     assert lake.list_keys(partition_prefix(PRODUCTS, D1)) == sorted(
         [first.key, partition_prefix(PRODUCTS, D1) + MANIFEST_FILE]
@@ -67,8 +68,10 @@ def test_first_shop_extract_takes_history_then_only_the_days_changes(shop):
     assert moved and all(r["status"] != "placed" for r in moved)
     manifest = json.loads(lake.get(partition_prefix(ORDERS, D2) + MANIFEST_FILE))
     assert manifest["row_count"] == second.row_count and manifest["watermark"].startswith("2025-03-02")
-    # re-extracting D1 after D2 exists still takes D1's full history: the partition depends only on its date
-    assert extract_shop_table(lake, shop.shop_dsn, ORDERS, D1).full_history
+    # re-running D1 keeps the sealed partition: re-reading a mutable source cannot reproduce a past day
+    again = extract_shop_table(lake, shop.shop_dsn, ORDERS, D1)
+    assert again.reused and again.row_count == first.row_count and again.full_history
+    assert extract_shop_table(lake, shop.shop_dsn, ORDERS, D1, force=True).full_history
     customers = extract_shop_table(lake, shop.shop_dsn, CUSTOMERS, D1)
     assert (
         customers.row_count == query(shop.shop_dsn, "select count(*) from customers where updated_at < %s", (D2,))[0][0]
@@ -135,5 +138,5 @@ def test_tampered_partition_is_refused_by_its_manifest(shop):
     lake.put(result.key, gzip.compress(body))
     with pytest.raises(LakeError, match="does not match its manifest"):
         lake.read_partition(CUSTOMERS, D3)
-    extract_shop_table(lake, shop.shop_dsn, CUSTOMERS, D3)  # re-extracting repairs it
+    extract_shop_table(lake, shop.shop_dsn, CUSTOMERS, D3)  # a damaged partition is not sealed: re-extracted
     assert lake.read_partition(CUSTOMERS, D3).manifest.row_count == result.row_count

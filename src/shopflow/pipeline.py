@@ -30,17 +30,17 @@ def date_range(first: date, last: date) -> Iterator[date]:
         day += timedelta(days=1)
 
 
-def extract_entity(settings: Settings, lake: Lake, entity_name: str, dt: date) -> ExtractResult:
-    """Extract one entity for one date into the lake's raw zone."""
+def extract_entity(settings: Settings, lake: Lake, entity_name: str, dt: date, force: bool = False) -> ExtractResult:
+    """Extract one entity for one date into the lake's raw zone (sealed partitions are kept unless forced)."""
     entity = get_entity(entity_name)
     if entity.source == "fakestore":
         from shopflow.extract.products import extract_products
 
-        return extract_products(lake, settings.fakestore_api_url, dt)
+        return extract_products(lake, settings.fakestore_api_url, dt, force=force)
     if entity.source == "shop":
         from shopflow.extract.shop_tables import extract_shop_table
 
-        return extract_shop_table(lake, settings.shop_dsn, entity, dt)
+        return extract_shop_table(lake, settings.shop_dsn, entity, dt, force=force)
     from shopflow.extract.clickstream import extract_clickstream
 
     return extract_clickstream(lake, dt)

@@ -127,8 +127,9 @@ def register(app: typer.Typer) -> None:
         first: date | None = FromOpt,
         last: date | None = ToOpt,
         entity: list[str] | None = EntityOpt,
+        force: bool = typer.Option(False, help="Re-read sources even where a sealed partition exists."),
     ) -> None:
-        """Extract sources for dates into the lake's raw zone (replaces those partitions)."""
+        """Extract sources for dates into the lake's raw zone (sealed partitions of past days are kept)."""
         dates, names = resolve_dates(day, first, last), resolve_entities(entity)
         cfg = settings()
         lake = open_lake(cfg)
@@ -136,9 +137,10 @@ def register(app: typer.Typer) -> None:
             task = progress.add_task("extract", total=len(dates) * len(names))
             for dt in dates:
                 for name in names:
-                    result = extract_entity(cfg, lake, name, dt)
+                    result = extract_entity(cfg, lake, name, dt, force=force)
+                    action = "kept (sealed)" if result.reused else "->"
                     progress.console.print(
-                        f"{dt} {name:<20} {result.row_count:>9,} rows -> {result.key}", soft_wrap=True
+                        f"{dt} {name:<20} {result.row_count:>9,} rows {action} {result.key}", soft_wrap=True
                     )
                     progress.advance(task)
 

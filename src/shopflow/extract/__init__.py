@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from shopflow.contracts import Entity
-from shopflow.lake import Lake, Manifest, day_interval, sha256_hex
+from shopflow.lake import Lake, LakeError, Manifest, day_interval, partition_prefix, sha256_hex
 
 
 class ExtractError(RuntimeError):
@@ -23,6 +23,25 @@ class ExtractResult:
     row_count: int
     key: str
     full_history: bool = False
+    reused: bool = False  # an existing sealed partition was kept
+
+
+def sealed_partition(lake: Lake, entity: Entity, dt: date) -> ExtractResult | None:
+    """The existing partition for `dt` if it is sealed: present, intact, and not rejected by the gate.
+
+    Mutable sources (a database read by updated_at, an API snapshot) cannot reproduce a past day: a
+    row changed again later has left that day's window. Re-reading them would replace a partition
+    with a poorer one, so a sealed partition is kept and a re-run gives the same result. Pass
+    force=True to the extractor to re-read anyway.
+    """
+    if lake.list_keys(partition_prefix(entity, dt, zone="quarantine")):
+        return None
+    try:
+        partition = lake.read_partition(entity, dt)
+    except LakeError:
+        return None  # missing or damaged: extract it again
+    m = partition.manifest
+    return ExtractResult(entity.qualified_name, dt, m.row_count, partition.data_key, m.full_history, reused=True)
 
 
 def rows_to_csv(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:

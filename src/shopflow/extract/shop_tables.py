@@ -13,7 +13,7 @@ import psycopg2
 from psycopg2 import sql
 
 from shopflow.contracts import Entity
-from shopflow.extract import ExtractResult, write_partition
+from shopflow.extract import ExtractResult, sealed_partition, write_partition
 from shopflow.lake import Lake, day_interval
 
 
@@ -25,8 +25,10 @@ def _selection(entity: Entity, full_history: bool) -> sql.Composed:
     )
 
 
-def extract_shop_table(lake: Lake, shop_dsn: str, entity: Entity, dt: date) -> ExtractResult:
-    """Extract one shop table for `dt` into raw/shop/<table>/dt=<dt>/."""
+def extract_shop_table(lake: Lake, shop_dsn: str, entity: Entity, dt: date, *, force: bool = False) -> ExtractResult:
+    """Extract one shop table for `dt` into raw/shop/<table>/dt=<dt>/ (a sealed partition is kept)."""
+    if not force and (sealed := sealed_partition(lake, entity, dt)):
+        return sealed
     full_history = not any(d < dt for d in lake.partition_dates(entity))
     start, end = day_interval(dt)
     params = {"start": start, "end": end, "dt": dt}

@@ -37,8 +37,17 @@ def raw_table_ddl(entity: Entity) -> str:
 
 
 def ensure_raw_schema(conn: connection) -> None:
-    """Create the raw and ops schemas and their tables when missing (idempotent)."""
+    """Create the raw and ops schemas and their tables when missing (idempotent).
+
+    Checks first: even `create index if not exists` takes a table lock, which would queue every load
+    behind any open transaction on the table.
+    """
+    expected = [f"{RAW_SCHEMA}.{e.table}" for e in ENTITIES.values()] + [f"{OPS_SCHEMA}.load_ledger"]
     with conn.cursor() as cur:
+        cur.execute("select count(to_regclass(name)) = %s from unnest(%s::text[]) as name", (len(expected), expected))
+        if cur.fetchone()[0]:
+            conn.commit()
+            return
         cur.execute(f"create schema if not exists {RAW_SCHEMA}")
         cur.execute(f"create schema if not exists {OPS_SCHEMA}")
         for entity in ENTITIES.values():
