@@ -8,7 +8,7 @@ BIN := .venv/bin
 SHOPFLOW := $(BIN)/shopflow
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-deps services-up services-down services-status env demo test test-fast lint format clean
+.PHONY: help setup system-deps services-up services-down services-status env demo transform quality-docs dashboards metabase airflow test test-fast lint format clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -40,8 +40,20 @@ services-status: ## show whether each service answers
 env: ## print export lines for psql / aws-cli / boto3: eval "$$(make -s env)"
 	@$(SHOPFLOW) services env
 
-demo: setup ## start the services and say what runs where
-	@$(SHOPFLOW) services up
+demo: setup ## the whole pipeline on embedded services: a year of history, the last DAYS days replayed, dbt, dashboards
+	@$(SHOPFLOW) demo $(if $(DAYS),--days $(DAYS)) $(if $(SCALE),--scale $(SCALE))
+
+transform: services-up ## dbt build: star schema, marts, data tests and unit tests
+	@$(SHOPFLOW) transform
+
+quality-docs: services-up ## build Great Expectations Data Docs from the recorded validations
+	@$(SHOPFLOW) quality docs
+
+dashboards: services-up ## render the HTML dashboards from the marts
+	@$(SHOPFLOW) dashboards render
+
+metabase: setup ## provision the dashboards into Metabase (METABASE_URL, METABASE_ADMIN_* ...)
+	@$(SHOPFLOW) metabase provision
 
 test: setup system-deps ## run every test, slow end-to-end ones included
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -49,9 +61,10 @@ test: setup system-deps ## run every test, slow end-to-end ones included
 test-fast: setup ## run the tests not marked slow
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
-lint: setup ## ruff (lint + format check)
+lint: services-up ## ruff (lint + format check) and SQLFluff on the dbt models (dbt templater: needs the warehouse)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	cd transform && ../$(BIN)/sqlfluff lint models
 
 format: setup ## apply ruff formatting and fixes
 	$(BIN)/ruff check --fix .

@@ -138,3 +138,26 @@ def isolated_settings(stack):
         lake.client.delete_bucket(Bucket=settings.lake_bucket)
         for dsn in (settings.shop_dsn, settings.warehouse_dsn):
             _admin_execute(stack, f'drop database if exists "{dsn.rsplit("/", 1)[1]}" with (force)')
+
+
+# The end-to-end dataset: a year of history at reduced scale, the last days replayed through the
+# whole pipeline (extract, gate, load), dbt, mart checks, Data Docs and dashboards.
+E2E_END = __import__("datetime").date(2025, 6, 30)
+E2E_DAYS = 4
+E2E_SCALE = 0.5
+
+
+@pytest.fixture(scope="session")
+def demo_run(isolated_settings):
+    """(settings, DemoReport) of the demo pipeline run once on isolated databases and bucket."""
+    from shopflow.demo import run_demo
+
+    settings = isolated_settings("built")
+    report = run_demo(settings, end=E2E_END, days=E2E_DAYS, scale=E2E_SCALE, seed=11, announce=lambda _s: None)
+    return settings, report
+
+
+@pytest.fixture(scope="session")
+def built_warehouse(demo_run):
+    """Settings whose warehouse holds the demo pipeline's raw tables and dbt marts."""
+    return demo_run[0]

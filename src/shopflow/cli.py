@@ -9,7 +9,8 @@ warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 import typer  # noqa: E402
 
-from shopflow.cli_commands import pipeline, services  # noqa: E402
+from shopflow.cli_commands import demo, pipeline, services, stages  # noqa: E402
+from shopflow.quality.cli import app as quality_app  # noqa: E402
 
 app = typer.Typer(
     help="Shopflow: e-commerce analytics platform (sources -> lake -> quality gate -> warehouse -> dbt -> dashboards).",
@@ -18,6 +19,9 @@ app = typer.Typer(
 )
 app.add_typer(services.app, name="services")
 pipeline.register(app)
+stages.register(app)
+demo.register(app)
+app.add_typer(quality_app, name="quality")
 
 
 if __name__ == "__main__":

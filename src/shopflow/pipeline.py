@@ -72,3 +72,34 @@ def run_date(
             on_step("load", name)
         loaded.append(load_entity(settings, lake, name, dt))
     return extracted, loaded
+
+
+def rebuild_from_lake(settings: Settings, lake: Lake, on_partition: Callable[[date, str], None] | None = None) -> int:
+    """Empty the raw tables and load every lake partition again, date by date; returns partitions loaded.
+
+    The lake is the system of record: this reproduces the warehouse's raw schema exactly.
+    """
+    import psycopg2
+
+    from shopflow.contracts import ENTITIES
+    from shopflow.warehouse.raw_schema import RAW_SCHEMA, ensure_raw_schema
+
+    available = {name: set(lake.partition_dates(get_entity(name))) for name in LOAD_ORDER}
+    dates = sorted(set().union(*available.values()))
+    conn = psycopg2.connect(settings.warehouse_dsn)
+    try:
+        ensure_raw_schema(conn)
+        with conn.cursor() as cur:
+            cur.execute("truncate " + ", ".join(f"{RAW_SCHEMA}.{e.table}" for e in ENTITIES.values()))
+        conn.commit()
+    finally:
+        conn.close()
+    loaded = 0
+    for dt in dates:
+        for name in LOAD_ORDER:
+            if dt in available[name]:
+                load_entity(settings, lake, name, dt)
+                loaded += 1
+                if on_partition:
+                    on_partition(dt, name)
+    return loaded

@@ -28,7 +28,9 @@ def _register_gate_error() -> None:
     register_known_error(QualityGateError)
 
 
-def parse_date(value: str) -> date:
+def parse_date(value: str | date) -> date:
+    if isinstance(value, date):
+        return value
     try:
         return date.fromisoformat(value)
     except ValueError:
@@ -195,3 +197,14 @@ def register(app: typer.Typer) -> None:
                 table.add_row(str(dt), *[f"{r.row_count:,}" for r in loaded], f"{time.monotonic() - started:.1f}")
         console.print(table)
         console.print(f"finished {datetime.now():%H:%M:%S}")
+
+    @app.command()
+    def rebuild() -> None:
+        """Empty the warehouse raw tables and reload every partition in the lake (the lake is the record)."""
+        from shopflow.pipeline import rebuild_from_lake
+
+        cfg = settings()
+        _register_gate_error()
+        with clean_errors(), console.status("reloading the lake...") as status:
+            count = rebuild_from_lake(cfg, open_lake(cfg), lambda dt, name: status.update(f"loaded {dt} {name}"))
+        console.print(f"reloaded {count} partitions; run `shopflow transform --full-refresh` to rebuild the marts")

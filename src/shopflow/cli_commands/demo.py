@@ -1,0 +1,82 @@
+"""`shopflow demo`: the whole pipeline on the embedded services, with a summary of what it did."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import typer
+from rich.table import Table
+
+from shopflow.cli_commands.common import clean_errors, console, register_known_error, settings
+from shopflow.cli_commands.pipeline import parse_date
+from shopflow.demo import DEFAULT_DAYS, DEFAULT_END, DemoReport, run_demo
+
+
+def _register_stage_errors() -> None:
+    from shopflow.dashboards import DefinitionError
+    from shopflow.dashboards.queries import CardQueryError
+    from shopflow.quality.gate import QualityGateError
+    from shopflow.transform.runner import TransformError
+
+    for kind in (QualityGateError, TransformError, DefinitionError, CardQueryError):
+        register_known_error(kind)
+
+
+def print_report(report: DemoReport) -> None:
+    timings = Table(title="time per stage")
+    timings.add_column("stage")
+    timings.add_column("seconds", justify="right")
+    for name, seconds in report.stage_seconds.items():
+        timings.add_row(name, f"{seconds:.1f}")
+    console.print(timings)
+
+    rows = Table(title="warehouse rows")
+    rows.add_column("table")
+    rows.add_column("rows", justify="right")
+    for name, count in {**report.raw_rows, **{f"marts.{k}": v for k, v in report.mart_rows.items()}}.items():
+        rows.add_row(name, f"{count:,}")
+    console.print(rows)
+
+    b = report.business
+    passed, run = report.mart_validations
+    console.print(
+        f"[bold]replayed[/] {report.first_replayed}..{report.last_replayed}: "
+        f"{report.partitions_loaded} partitions loaded, "
+        f"{report.validations_passed}/{report.validations_run} partition validations passed "
+        f"({report.expectations_evaluated:,} expectations), {passed}/{run} mart suites passed"
+    )
+    console.print(
+        f"[bold]business[/] revenue ${b['revenue']:,.2f} from {b['revenue_orders']:,} orders not cancelled or "
+        f"returned (average ${b['revenue'] / max(b['revenue_orders'], 1):,.2f}), "
+        f"{b['customers_who_ordered']:,} customers; "
+        f"dim_customers has {b['customer_versions']:,} versions, "
+        f"{b['customers_with_several_versions']:,} customers with more than one (SCD2)"
+    )
+    console.print(f"[bold]dashboards[/]  {report.dashboards_index}")
+    console.print(f"[bold]data docs[/]   {report.data_docs_index}")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def demo(
+        end: date = typer.Option(DEFAULT_END, "--end", help="Last replayed date (YYYY-MM-DD).", parser=parse_date),
+        days: int = typer.Option(
+            DEFAULT_DAYS, help="Days replayed through the full pipeline; history covers the rest of the year."
+        ),
+        scale: float = typer.Option(1.0, help="Volume multiplier: 1 = about 5,000 orders a year."),
+        seed: int = typer.Option(42, help="Random seed of the simulated shop."),
+    ) -> None:
+        """Run the whole pipeline on the configured services and write the dashboards."""
+        cfg = settings()
+        _register_stage_errors()
+        with clean_errors():
+            report = run_demo(
+                cfg,
+                end=end,
+                days=days,
+                scale=scale,
+                seed=seed,
+                announce=lambda stage: console.print(f"[cyan]>>[/] {stage}"),
+                on_day=lambda dt, state: console.print(f"   {dt} {state}"),
+            )
+        print_report(report)

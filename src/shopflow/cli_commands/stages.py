@@ -1,0 +1,80 @@
+"""`shopflow transform | dashboards | metabase`: the stages after the raw load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from shopflow.cli_commands.common import clean_errors, console, register_known_error, settings
+
+dashboards_app = typer.Typer(help="Built-in HTML dashboards.", no_args_is_help=True)
+metabase_app = typer.Typer(help="Provision the dashboards into Metabase through its REST API.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def transform(
+        full_refresh: bool = typer.Option(False, help="Rebuild incremental models from scratch."),
+        select: str | None = typer.Option(None, help="dbt node selection, e.g. 'marts' or '+fact_orders'."),
+    ) -> None:
+        """Run `dbt build` (models, data tests, unit tests) on the warehouse."""
+        from shopflow.transform.runner import TransformError, run_dbt
+
+        register_known_error(TransformError)
+        args = ["build", *(["--full-refresh"] if full_refresh else []), *(["--select", select] if select else [])]
+        cfg = settings()
+        with clean_errors(), console.status("dbt build..."):
+            result = run_dbt(args, cfg)
+        statuses: dict[str, int] = {}
+        for node in result.result or []:
+            statuses[str(node.status)] = statuses.get(str(node.status), 0) + 1
+        console.print("dbt build finished: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))
+
+    app.add_typer(dashboards_app, name="dashboards")
+    app.add_typer(metabase_app, name="metabase")
+
+
+@dashboards_app.command("render")
+def render(
+    out_dir: Path | None = typer.Option(None, help="Output folder (default: <state dir>/output/dashboards)."),
+) -> None:
+    """Render every dashboard as a self-contained HTML page plus an index."""
+    from shopflow.dashboards import DefinitionError, render_dashboards
+    from shopflow.dashboards.queries import CardQueryError
+
+    register_known_error(DefinitionError)
+    register_known_error(CardQueryError)
+    cfg = settings()
+    with clean_errors(), console.status("rendering dashboards..."):
+        index = render_dashboards(cfg.warehouse_dsn, out_dir or cfg.output_dir / "dashboards")
+    console.print(f"dashboards written: {index}")
+
+
+@metabase_app.command("provision")
+def provision() -> None:
+    """Set up Metabase (first run), the warehouse connection, collection, cards and dashboards; idempotent."""
+    from shopflow.dashboards import MetabaseError, provision_from_env
+
+    register_known_error(MetabaseError)
+    cfg = settings()
+    with clean_errors(), console.status("provisioning Metabase..."):
+        report = provision_from_env(cfg.warehouse_dsn)
+    console.print(report.summary())
+
+
+@metabase_app.command("readonly-role")
+def readonly_role() -> None:
+    """Create or update the read-only warehouse role Metabase connects with (METABASE_DB_USER/PASSWORD)."""
+    import os
+
+    from shopflow.config import ConfigError
+    from shopflow.dashboards import create_readonly_role
+
+    cfg = settings()
+    with clean_errors():
+        password = os.environ.get("METABASE_DB_PASSWORD")
+        if not password:
+            raise ConfigError("METABASE_DB_PASSWORD is not set: it is the read-only role's password")
+        role = create_readonly_role(cfg.warehouse_dsn, os.environ.get("METABASE_DB_USER", "metabase_reader"), password)
+    console.print(f"read-only role ready: {role}")

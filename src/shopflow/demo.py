@@ -1,0 +1,189 @@
+"""The end-to-end demo: a year of shop history, then the last days replayed through the whole pipeline.
+
+History (the shop's past) is simulated into the source database and the clickstream landing zone.
+The last `days` days are then run the way production runs them, one day at a time: simulate the
+day, extract every source into the lake, validate each partition, load it. dbt builds the star
+schema, the marts are validated, and the dashboards and Data Docs are written.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import psycopg2
+
+from shopflow.config import Settings
+from shopflow.contracts import ENTITIES, LOAD_ORDER
+from shopflow.pipeline import date_range, extract_entity, load_entity, open_lake
+from shopflow.services.s3 import s3_client
+
+DEFAULT_END = date(2025, 12, 31)
+DEFAULT_DAYS = 30
+
+
+@dataclass
+class DemoReport:
+    first_replayed: date
+    last_replayed: date
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    partitions_loaded: int = 0
+    validations_run: int = 0
+    validations_passed: int = 0
+    expectations_evaluated: int = 0
+    raw_rows: dict[str, int] = field(default_factory=dict)
+    mart_rows: dict[str, int] = field(default_factory=dict)
+    mart_validations: tuple[int, int] = (0, 0)  # (passed, run)
+    business: dict[str, float] = field(default_factory=dict)
+    dashboards_index: Path | None = None
+    data_docs_index: Path | None = None
+
+
+class _Stages:
+    def __init__(self, report: DemoReport, announce: Callable[[str], None]):
+        self.report, self.announce = report, announce
+
+    def __call__(self, name: str):
+        stages = self
+
+        class _Timer:
+            def __enter__(self):
+                stages.announce(name)
+                self.started = time.monotonic()
+
+            def __exit__(self, *exc):
+                stages.report.stage_seconds[name] = time.monotonic() - self.started
+
+        return _Timer()
+
+
+def _count_rows(dsn: str, schema: str) -> dict[str, int]:
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute(
+            "select table_name from information_schema.tables where table_schema = %s and table_type = 'BASE TABLE' "
+            "order by table_name",
+            (schema,),
+        )
+        tables = [r[0] for r in cur.fetchall()]
+        counts = {}
+        for table in tables:
+            cur.execute(f'select count(*) from "{schema}"."{table}"')
+            counts[table] = cur.fetchone()[0]
+    conn.close()
+    return counts
+
+
+def _business_figures(dsn: str) -> dict[str, float]:
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute(
+            """
+            select
+                coalesce(sum(line_revenue) filter (where is_revenue), 0),
+                count(distinct order_id) filter (where is_revenue),
+                count(distinct customer_id) filter (where is_revenue),
+                (select count(*) from marts.dim_customers),
+                (select count(*) from (select customer_id from marts.dim_customers
+                                       group by customer_id having count(*) > 1) as versioned)
+            from marts.fact_orders
+            """
+        )
+        revenue, orders, buyers, versions, multi = cur.fetchone()
+    conn.close()
+    return {
+        "revenue": float(revenue),
+        "revenue_orders": orders,
+        "customers_who_ordered": buyers,
+        "customer_versions": versions,
+        "customers_with_several_versions": multi,
+    }
+
+
+def run_demo(
+    settings: Settings,
+    *,
+    end: date = DEFAULT_END,
+    days: int = DEFAULT_DAYS,
+    scale: float = 1.0,
+    seed: int = 42,
+    announce: Callable[[str], None] = print,
+    on_day: Callable[[date, str], None] | None = None,
+) -> DemoReport:
+    """Run the whole pipeline on the configured services and return what it did."""
+    from shopflow.dashboards import render_dashboards
+    from shopflow.quality.data_docs import build_data_docs
+    from shopflow.quality.gate import check_marts
+    from shopflow.services.manager import services_up
+    from shopflow.sources.fakestore_client import fetch_products
+    from shopflow.sources.shop_simulator import simulate_days
+    from shopflow.transform.runner import build
+
+    if days < 1:
+        raise ValueError("the demo needs at least one replayed day (--days 1 or more)")
+    first_replayed = end - timedelta(days=days - 1)
+    history_start = end - timedelta(days=364)
+    report = DemoReport(first_replayed, end)
+    stage = _Stages(report, announce)
+
+    with stage("services"):
+        services_up(settings)
+    lake = open_lake(settings)
+    catalog = fetch_products(settings.fakestore_api_url)
+    if first_replayed > history_start:
+        with stage(f"simulate history {history_start}..{first_replayed - timedelta(days=1)}"):
+            simulate_days(
+                settings.shop_dsn,
+                s3_client(settings),
+                settings.lake_bucket,
+                catalog,
+                history_start,
+                first_replayed - timedelta(days=1),
+                scale=scale,
+                seed=seed,
+            )
+    timings = {"simulate": 0.0, "extract": 0.0, "validate": 0.0, "load": 0.0}
+    announce(f"replay {first_replayed}..{end}: simulate, extract, validate, load")
+    for dt in date_range(first_replayed, end):
+        t = time.monotonic()
+        simulate_days(
+            settings.shop_dsn, s3_client(settings), settings.lake_bucket, catalog, dt, dt, scale=scale, seed=seed
+        )
+        timings["simulate"] += time.monotonic() - t
+        t = time.monotonic()
+        for name in LOAD_ORDER:
+            extract_entity(settings, lake, name, dt)
+        timings["extract"] += time.monotonic() - t
+        for name in LOAD_ORDER:
+            result = load_entity(settings, lake, name, dt)
+            report.partitions_loaded += 1
+            report.validations_run += 1
+            report.validations_passed += int(result.validated)
+            report.expectations_evaluated += result.expectations_evaluated
+            timings["validate"] += result.validation_seconds
+            timings["load"] += result.load_seconds
+        if on_day:
+            on_day(dt, "loaded")
+    for name, seconds in timings.items():
+        report.stage_seconds[f"replay: {name}"] = seconds
+
+    with stage("dbt build (star schema + tests)"):
+        build(settings)
+    with stage("validate marts"):
+        outcomes = check_marts(settings.warehouse_dsn, f"demo/{end.isoformat()}")
+        report.mart_validations = (sum(o.success for o in outcomes), len(outcomes))
+    with stage("quality Data Docs"):
+        report.data_docs_index = build_data_docs(warehouse_dsn=settings.warehouse_dsn)
+    with stage("dashboards (HTML)"):
+        report.dashboards_index = render_dashboards(settings.warehouse_dsn, settings.output_dir / "dashboards")
+
+    report.raw_rows = {
+        f"raw.{e.table}": n
+        for e in ENTITIES.values()
+        for t, n in _count_rows(settings.warehouse_dsn, "raw").items()
+        if t == e.table
+    }
+    report.mart_rows = _count_rows(settings.warehouse_dsn, "marts")
+    report.business = _business_figures(settings.warehouse_dsn)
+    return report
