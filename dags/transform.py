@@ -56,6 +56,9 @@ def transform():
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
             test_behavior=TestBehavior.BUILD,
+            # A test across models (relationships) gets its own task after all of them: run inside
+            # one model's `dbt build`, it would query a model that is not built yet.
+            should_detach_multiple_parents_tests=True,
             # The marts asset below is emitted once the marts also passed their quality gate.
             emit_datasets=False,
         ),

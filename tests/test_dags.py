@@ -152,14 +152,19 @@ def test_transform_waits_for_every_raw_table_and_runs_one_task_per_model(dagbag,
     assert type(condition).__name__ == "AssetAll"
     scheduled_on = {a.uri for a in condition.objects}
     assert scheduled_on == {f"warehouse://raw/{get_entity(n).table}" for n in LOAD_ORDER}
-    nodes = json.loads(manifest.read_text())["nodes"]
-    models = {n["name"] for n in nodes.values() if n["resource_type"] == "model"}
-    dbt_tasks = {
-        t.task_id.removeprefix("dbt.").removesuffix("_model_build")
-        for t in transform.tasks
-        if t.task_id.startswith("dbt.")
+    nodes = json.loads(manifest.read_text())["nodes"].values()
+    models = {n["name"] for n in nodes if n["resource_type"] == "model"}
+    cross_model_tests = {
+        n["name"] for n in nodes if n["resource_type"] == "test" and len(set(n["depends_on"]["nodes"])) > 1
     }
-    assert dbt_tasks == models
+    dbt_tasks = {t.task_id.removeprefix("dbt.") for t in transform.tasks if t.task_id.startswith("dbt.")}
+    # One `dbt build` task per model (its single-model tests and unit tests inside it), plus one task
+    # per test that spans models, downstream of every model it reads.
+    assert {t.removesuffix("_model_build") for t in dbt_tasks if t.endswith("_model_build")} == models
+    assert {t.removesuffix("_test") for t in dbt_tasks if not t.endswith("_model_build")} == cross_model_tests
+    for name in cross_model_tests:
+        upstream = transform.get_task(f"dbt.{name}_test").upstream_task_ids
+        assert len(upstream) >= 2 and all(u.endswith("_model_build") for u in upstream), (name, upstream)
     validate = transform.get_task("validate_marts")
     assert [a.uri for a in validate.outlets] == ["warehouse://marts/"]
     assert all(t.startswith("dbt.") for t in validate.upstream_task_ids) and validate.upstream_task_ids
