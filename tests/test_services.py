@@ -194,3 +194,20 @@ def test_half_configured_external_postgres_is_rejected(monkeypatch):
     monkeypatch.delenv("WAREHOUSE_DSN", raising=False)
     with pytest.raises(ValueError, match="WAREHOUSE_DSN is not set"):
         load_settings()
+
+
+def test_external_s3_without_keys_uses_the_default_credential_chain(monkeypatch):
+    monkeypatch.setenv("S3_ENDPOINT_URL", "https://s3.eu-west-1.amazonaws.com")
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
+    settings = load_settings()
+    assert not settings.embedded_s3 and settings.s3_access_key is None and settings.s3_secret_key is None
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "only-half")
+    with pytest.raises(ValueError, match="AWS_SECRET_ACCESS_KEY is not set but its pair is"):
+        load_settings()
+
+
+def test_a_bad_port_variable_is_named(monkeypatch):
+    monkeypatch.setenv("SHOPFLOW_PG_PORT", "fifty")
+    with pytest.raises(ValueError, match="SHOPFLOW_PG_PORT='fifty' is not a port number"):
+        load_settings()

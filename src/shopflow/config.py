@@ -60,8 +60,8 @@ class Settings:
     airflow_db_external: str | None
     s3_endpoint_external: str | None
     fakestore_url_external: str | None
-    s3_access_key: str
-    s3_secret_key: str
+    s3_access_key: str | None
+    s3_secret_key: str | None
     s3_region: str
     lake_bucket: str
     shop_db: str = "shop"
@@ -134,8 +134,9 @@ def load_settings() -> Settings:
     s3_endpoint = _env("S3_ENDPOINT_URL")
     access_key = _env("AWS_ACCESS_KEY_ID")
     secret_key = _env("AWS_SECRET_ACCESS_KEY")
-    if s3_endpoint and not (access_key and secret_key):
-        raise ConfigError("S3_ENDPOINT_URL is set: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for it too")
+    if bool(access_key) != bool(secret_key):
+        missing = "AWS_SECRET_ACCESS_KEY" if access_key else "AWS_ACCESS_KEY_ID"
+        raise ConfigError(f"{missing} is not set but its pair is: set both, or neither")
     state_dir = Path(_env("SHOPFLOW_STATE_DIR", str(PROJECT_ROOT / ".local"))).resolve()
     return Settings(
         state_dir=state_dir,
@@ -150,8 +151,9 @@ def load_settings() -> Settings:
         airflow_db_external=_env("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"),
         s3_endpoint_external=s3_endpoint,
         fakestore_url_external=_env("FAKESTORE_API_URL"),
-        s3_access_key=access_key or DEFAULT_S3_ACCESS_KEY,
-        s3_secret_key=secret_key or DEFAULT_S3_SECRET_KEY,
+        # An external S3 without keys uses boto3's default chain (an instance or task role on AWS).
+        s3_access_key=access_key or (None if s3_endpoint else DEFAULT_S3_ACCESS_KEY),
+        s3_secret_key=secret_key or (None if s3_endpoint else DEFAULT_S3_SECRET_KEY),
         s3_region=_env("AWS_DEFAULT_REGION", "us-east-1"),
         lake_bucket=_env("LAKE_BUCKET", "shopflow-lake"),
     )

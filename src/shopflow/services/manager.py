@@ -93,8 +93,8 @@ def env_exports(settings: Settings) -> list[str]:
         "WAREHOUSE_DATABASE_URL": settings.warehouse_dsn,
         "SHOP_DATABASE_URL": settings.shop_dsn,
         "AWS_ENDPOINT_URL_S3": settings.s3_endpoint_url,  # read by aws-cli v2 and boto3
-        "AWS_ACCESS_KEY_ID": settings.s3_access_key,
-        "AWS_SECRET_ACCESS_KEY": settings.s3_secret_key,
+        "AWS_ACCESS_KEY_ID": settings.s3_access_key or "",
+        "AWS_SECRET_ACCESS_KEY": settings.s3_secret_key or "",
         "AWS_DEFAULT_REGION": settings.s3_region,
         "LAKE_BUCKET": settings.lake_bucket,
         "FAKESTORE_BASE_URL": settings.fakestore_api_url,
