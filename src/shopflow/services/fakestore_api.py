@@ -14,16 +14,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from shopflow.config import Settings
 from shopflow.services.process import (
+    PidFileService,
     PortSpec,
     ServiceError,
     ensure_ports_free,
     port_accepts,
-    read_pid,
     spawn,
-    terminate,
-    wait_until,
 )
 
 
@@ -102,50 +99,21 @@ def serve(host: str, port: int) -> None:
         httpd.server_close()
 
 
-class EmbeddedFakeStoreApi:
+class EmbeddedFakeStoreApi(PidFileService):
     name = "api"
-
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        self.log = settings.logs_dir / "api.log"
-        self.pidfile = settings.run_dir / "api.pid"
-
-    def pid(self) -> int | None:
-        return read_pid(self.pidfile, "shopflow.services.fakestore_api")
+    marker = "shopflow.services.fakestore_api"
+    startup_timeout = 20.0
 
     def _ready(self) -> bool:
         return port_accepts(self.settings.host, self.settings.api_port)
 
-    def is_running(self) -> bool:
-        return self.pid() is not None and self._ready()
-
-    def start(self) -> str:
-        outcome = "started"
-        pid = self.pid()
-        if pid is not None:
-            if self._ready():
-                return "reused"
-            terminate(pid)
-            outcome = "restarted"
-        elif self.pidfile.exists():
-            outcome = "restarted"
-        self.pidfile.unlink(missing_ok=True)
+    def _launch(self) -> None:
         ensure_ports_free("api", self.settings.host, [PortSpec(self.settings.api_port, "SHOPFLOW_API_PORT")])
         spawn(
             [sys.executable, "-m", "shopflow.services.fakestore_api", self.settings.host, str(self.settings.api_port)],
             log=self.log,
             pidfile=self.pidfile,
         )
-        wait_until(self._ready, 20, "api (FakeStore-compatible)", self.log)
-        return outcome
-
-    def stop(self) -> bool:
-        pid = self.pid()
-        self.pidfile.unlink(missing_ok=True)
-        if pid is None:
-            return False
-        terminate(pid)
-        return True
 
 
 if __name__ == "__main__":

@@ -129,3 +129,63 @@ def terminate(pid: int, timeout: float = 20.0) -> None:
         os.killpg(pid, signal.SIGKILL)
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, 0)
+
+
+class PidFileService:
+    """A server we start in the background and track with a pid file: reuse, restart, stop.
+
+    Subclasses set `name`, `marker` (a string in the process's command line, so a recycled pid is
+    never mistaken for ours) and `startup_timeout`, and implement `_ready` and `_launch`.
+    """
+
+    name = ""
+    marker = ""
+    startup_timeout = 30.0
+
+    def __init__(self, settings):
+        self.settings = settings
+        self.log = settings.logs_dir / f"{self.name}.log"
+        self.pidfile = settings.run_dir / f"{self.name}.pid"
+
+    def _ready(self) -> bool:
+        raise NotImplementedError
+
+    def _launch(self) -> None:
+        """Check the ports and spawn the process (writing the pid file)."""
+        raise NotImplementedError
+
+    def _after_start(self) -> None:
+        """Work once the server answers (idempotent; also run when an existing server is reused)."""
+
+    def pid(self) -> int | None:
+        return read_pid(self.pidfile, self.marker)
+
+    def is_running(self) -> bool:
+        return self.pid() is not None and self._ready()
+
+    def start(self) -> str:
+        """Start the server; return 'started', 'reused' or 'restarted' (after a crash or a hang)."""
+        outcome = "started"
+        pid = self.pid()
+        if pid is not None:
+            if self._ready():
+                self._after_start()
+                return "reused"
+            terminate(pid)  # alive but not answering: a hung server is restarted
+            outcome = "restarted"
+        elif self.pidfile.exists():
+            outcome = "restarted"  # a stale pid file: the previous server died
+        self.pidfile.unlink(missing_ok=True)
+        self._launch()
+        wait_until(self._ready, self.startup_timeout, self.name, self.log)
+        self._after_start()
+        return outcome
+
+    def stop(self) -> bool:
+        """Stop the server if it runs; return whether it was running."""
+        pid = self.pid()
+        self.pidfile.unlink(missing_ok=True)
+        if pid is None:
+            return False
+        terminate(pid)
+        return True

@@ -17,13 +17,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from shopflow.config import Settings
 from shopflow.services.process import (
+    PidFileService,
     PortSpec,
     ServiceError,
     ensure_ports_free,
-    read_pid,
     spawn,
-    terminate,
-    wait_until,
 )
 
 PORT_BLOCK = 10
@@ -66,22 +64,19 @@ def ensure_bucket(settings: Settings) -> None:
         client.create_bucket(Bucket=settings.lake_bucket)
 
 
-class EmbeddedS3:
+class EmbeddedS3(PidFileService):
     name = "s3"
+    marker = "weed"
+    startup_timeout = 60.0
 
     def __init__(self, settings: Settings):
-        self.settings = settings
+        super().__init__(settings)
         self.data_dir = settings.state_dir / "s3"
-        self.log = settings.logs_dir / "s3.log"
-        self.pidfile = settings.run_dir / "s3.pid"
 
     @property
     def ports(self) -> list[PortSpec]:
         base = self.settings.s3_port
         return [PortSpec(base + i, "SHOPFLOW_S3_PORT (the S3 server uses 10 ports from it)") for i in range(PORT_BLOCK)]
-
-    def pid(self) -> int | None:
-        return read_pid(self.pidfile, "weed")
 
     def _ready(self) -> bool:
         try:
@@ -90,22 +85,10 @@ class EmbeddedS3:
             return False
         return True
 
-    def is_running(self) -> bool:
-        return self.pid() is not None and self._ready()
+    def _after_start(self) -> None:
+        ensure_bucket(self.settings)
 
-    def start(self) -> str:
-        """Start SeaweedFS and create the lake bucket; return 'started', 'reused' or 'restarted'."""
-        outcome = "started"
-        pid = self.pid()
-        if pid is not None:
-            if self._ready():
-                ensure_bucket(self.settings)
-                return "reused"
-            terminate(pid)  # alive but not answering: a hung server is restarted
-            outcome = "restarted"
-        elif self.pidfile.exists():
-            outcome = "restarted"  # a stale pid file: the previous server crashed
-        self.pidfile.unlink(missing_ok=True)
+    def _launch(self) -> None:
         ensure_ports_free("s3", self.settings.host, self.ports)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         (self.settings.logs_dir / "s3").mkdir(parents=True, exist_ok=True)
@@ -139,14 +122,3 @@ class EmbeddedS3:
         env["AWS_ACCESS_KEY_ID"] = self.settings.s3_access_key
         env["AWS_SECRET_ACCESS_KEY"] = self.settings.s3_secret_key
         spawn(args, log=self.log, pidfile=self.pidfile, env=env, cwd=self.data_dir)
-        wait_until(self._ready, 60, "s3 (SeaweedFS)", self.log)
-        ensure_bucket(self.settings)
-        return outcome
-
-    def stop(self) -> bool:
-        pid = self.pid()
-        self.pidfile.unlink(missing_ok=True)
-        if pid is None:
-            return False
-        terminate(pid)
-        return True
