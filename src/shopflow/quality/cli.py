@@ -11,10 +11,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
 
+# Suites (and pandas with them) are imported inside the commands: `shopflow --help` stays fast.
 import typer
 
 from shopflow.contracts import ENTITIES, get_entity
-from shopflow.quality.suites import FAMILIES, HOUR_COVERAGE_MIN_EVENTS, PartitionContext, build_suite_spec
 
 app = typer.Typer(
     help="Quality gate: GX suites over raw partitions and marts, results and Data Docs.", no_args_is_help=True
@@ -30,6 +30,7 @@ def _fail(message: str) -> None:
 def suites() -> None:
     """Count the expectations of every suite, by family (raw suites as for a busy day with known ids)."""
     from shopflow.quality.marts import MARTS, build_mart_suite_spec
+    from shopflow.quality.suites import FAMILIES, HOUR_COVERAGE_MIN_EVENTS, PartitionContext, build_suite_spec
 
     specs = [
         build_suite_spec(
@@ -64,6 +65,7 @@ def check(
 ) -> None:
     """Validate a local partition file (e.g. a quarantined one); referential checks are skipped."""
     from shopflow.quality.gate import QualityGateError, gate_partition
+    from shopflow.quality.suites import PartitionContext
 
     try:
         ctx = PartitionContext(get_entity(entity), dt.date(), rows, full_history=full_history)
