@@ -52,6 +52,9 @@ quality-docs: services-up ## build Great Expectations Data Docs from the recorde
 dashboards: services-up ## render the HTML dashboards from the marts
 	@$(SHOPFLOW) dashboards render
 
+airflow: setup ## Airflow 3 on the embedded services (api-server, scheduler, dag-processor, triggerer) until Ctrl-C
+	@$(SHOPFLOW) airflow up
+
 metabase: setup ## provision the dashboards into Metabase (METABASE_URL, METABASE_ADMIN_* ...)
 	@$(SHOPFLOW) metabase provision
 
