@@ -12,17 +12,19 @@ from datetime import date, timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import Asset, CronDataIntervalTimetable, get_current_context, task
+from airflow.sdk import Asset, CronDataIntervalTimetable, Param, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from shopflow.contracts import get_entity
-from shopflow.orchestration import steps
+from shopflow.orchestration import schedule, steps
 
 log = logging.getLogger(__name__)
 
 OWNER = "data-platform"
-# Fixed, so that catchup and backfills mean the same dates everywhere.
-START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
+# A fixed date per deployment (SHOPFLOW_START_DATE, default 2026-01-01), never derived from the clock:
+# catchup loads every day from it, which incremental shop extracts need (a skipped day is lost).
+_start = schedule.start_date()
+START_DATE = pendulum.datetime(_start.year, _start.month, _start.day, tz="UTC")
 # Interval semantics on purpose: a run covers [midnight, next midnight) UTC, its logical date is the
 # day it loads, and it starts once that day is over. (Airflow 3's default for cron strings is
 # CronTriggerTimetable, whose zero-length intervals name no day.)
@@ -37,8 +39,22 @@ DEFAULT_ARGS: dict[str, Any] = {
 }
 
 # How long the ingestion DAGs wait for a source's day before failing the run.
-SENSOR_POKE_SECONDS = 120
+SENSOR_POKE_SECONDS = 60
 SENSOR_TIMEOUT_SECONDS = 12 * 3600
+
+# For the DAGs of mutable sources (the shop database, the catalog API), whose sealed partitions
+# a re-run keeps: trigger with {"reextract": true} to read the source again.
+REEXTRACT_PARAMS = {
+    "reextract": Param(
+        False,
+        type="boolean",
+        description=(
+            "Read the source again instead of keeping the day's sealed lake partition. Only for a "
+            "source corrected since: a mutable source read after the day has moved on yields a poorer "
+            "partition (rows changed later have left the day)."
+        ),
+    )
+}
 
 MARTS_ASSET = Asset(name="warehouse.marts", uri="warehouse://marts/")
 
@@ -52,7 +68,7 @@ def raw_asset(entity_name: str) -> Asset:
 def run_partition_date() -> date:
     """The partition date of the running task's DAG run: its data interval's start."""
     context = get_current_context()
-    return steps.partition_date(context["data_interval_start"], context["data_interval_end"])
+    return schedule.partition_date(context["data_interval_start"], context["data_interval_end"])
 
 
 def _fail_without_retry_on_gate(error: Exception) -> None:
@@ -61,16 +77,21 @@ def _fail_without_retry_on_gate(error: Exception) -> None:
         raise AirflowFailException(str(error)) from error
 
 
-def ingest_entity(entity_name: str, *, extract_depends_on_past: bool = False) -> tuple[Any, Any, Any]:
-    """extract_<entity> >> gate_<entity> >> load_<entity> for one entity; returns the three tasks."""
+def ingest_entity(entity_name: str, *, load_in_date_order: bool = False) -> tuple[Any, Any, Any]:
+    """extract_<entity> >> gate_<entity> >> load_<entity> for one entity; returns the three tasks.
+
+    `load_in_date_order`: the gate of a day waits until the previous day's gate and load succeeded,
+    even in a backfill running several days at once (the gate checks references against what is loaded).
+    """
     short = get_entity(entity_name).name
     asset = raw_asset(entity_name)
 
-    @task(task_id=f"extract_{short}", depends_on_past=extract_depends_on_past)
+    @task(task_id=f"extract_{short}")
     def extract() -> dict[str, Any]:
-        return steps.extract(entity_name, run_partition_date())
+        force = bool(get_current_context()["params"].get("reextract", False))
+        return steps.extract(entity_name, run_partition_date(), force=force)
 
-    @task(task_id=f"gate_{short}")
+    @task(task_id=f"gate_{short}", depends_on_past=load_in_date_order, wait_for_downstream=load_in_date_order)
     def gate() -> str:
         try:
             return steps.gate(entity_name, run_partition_date())
@@ -96,7 +117,8 @@ def ingest_entity(entity_name: str, *, extract_depends_on_past: bool = False) ->
     return extracted, batch_id, loaded
 
 
-def _poke(check: str, ready: bool, reason: str) -> bool:
+def poke(check: str, ready: bool, reason: str) -> bool:
+    """Log why a sensor waits (or not) and return its verdict."""
     log.info("%s: %s", check, reason)
     return ready
 
@@ -112,7 +134,7 @@ def wait_for_partition(entity_name: str) -> Any:
         mode="reschedule",
     )
     def wait() -> bool:
-        return _poke(f"wait_for_{short}", *steps.check_partition_loaded(entity_name, run_partition_date()))
+        return poke(f"wait_for_{short}", *steps.check_partition_loaded(entity_name, run_partition_date()))
 
     return wait()
 
@@ -129,7 +151,7 @@ def wait_for_shop_day() -> Any:
     def wait() -> bool:
         context = get_current_context()
         dt = run_partition_date()
-        return _poke("wait_for_shop_day", *steps.check_shop_ready(dt, context["data_interval_end"]))
+        return poke("wait_for_shop_day", *steps.check_shop_ready(dt, context["data_interval_end"]))
 
     return wait()
 
@@ -144,7 +166,7 @@ def wait_for_clickstream_day() -> Any:
         mode="reschedule",
     )
     def wait() -> bool:
-        return _poke("wait_for_clickstream_day", *steps.check_clickstream_ready(run_partition_date()))
+        return poke("wait_for_clickstream_day", *steps.check_clickstream_ready(run_partition_date()))
 
     return wait()
 

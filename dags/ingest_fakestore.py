@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from airflow.sdk import dag
 
-from _common import DAILY, DEFAULT_ARGS, START_DATE, ingest_entity
+from _common import DAILY, DEFAULT_ARGS, REEXTRACT_PARAMS, START_DATE, ingest_entity
 
 
 @dag(
@@ -14,6 +14,7 @@ from _common import DAILY, DEFAULT_ARGS, START_DATE, ingest_entity
     catchup=True,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
+    params=REEXTRACT_PARAMS,
     tags=["shopflow", "ingestion", "fakestore"],
 )
 def ingest_fakestore():
@@ -32,7 +33,9 @@ def ingest_fakestore():
     clickstream are checked against the products loaded here: their DAGs wait for this load of
     the same day (`wait_for_products`).
 
-    The API has no history: a backfill stores today's catalog under each past date.
+    The API has no history: a backfill of days never extracted stores today's catalog under each
+    of them. A re-run keeps the day's sealed snapshot; trigger with `{"reextract": true}` to read
+    the API again.
     """
     ingest_entity("fakestore.products")
 

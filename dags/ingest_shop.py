@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from airflow.sdk import dag
 
-from _common import DAILY, DEFAULT_ARGS, START_DATE, ingest_entity, wait_for_partition, wait_for_shop_day
+from _common import (
+    DAILY,
+    DEFAULT_ARGS,
+    REEXTRACT_PARAMS,
+    START_DATE,
+    ingest_entity,
+    wait_for_partition,
+    wait_for_shop_day,
+)
 
 
 @dag(
@@ -16,6 +24,7 @@ from _common import DAILY, DEFAULT_ARGS, START_DATE, ingest_entity, wait_for_par
     # later ones only the rows changed that day.
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
+    params=REEXTRACT_PARAMS,
     tags=["shopflow", "ingestion", "shop"],
 )
 def ingest_shop():
@@ -36,13 +45,20 @@ def ingest_shop():
       **gate_order_items** runs after **load_orders** and after **wait_for_products** (the
       FakeStore snapshot of the same day, loaded by `ingest_fakestore`).
 
-    Extracts depend on the previous day's extract (`depends_on_past`), so even a backfill with
-    several active runs extracts in date order.
+    A re-run keeps the day's sealed lake partitions (the shop cannot reproduce a past day: rows
+    changed later have left it) and gates and loads them again; trigger with
+    `{"reextract": true}` to read the shop again after correcting it.
+
+    Each gate waits for the previous day's gate and load of its table (`depends_on_past` with
+    `wait_for_downstream`): order lines are checked against the orders loaded up to their day, so
+    days load in date order even in a backfill with several active runs. Backfills of this DAG
+    therefore need `--reprocess-behavior failed` (or `completed`), as Airflow requires with
+    `depends_on_past`.
     """
     ready = wait_for_shop_day()
     products = wait_for_partition("fakestore.products")
     tasks = {
-        name: ingest_entity(name, extract_depends_on_past=True)
+        name: ingest_entity(name, load_in_date_order=True)
         for name in ("shop.customers", "shop.orders", "shop.order_items")
     }
     for extract, _gate, _load in tasks.values():

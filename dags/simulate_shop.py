@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from _common import DAILY, DEFAULT_ARGS, START_DATE, run_partition_date
+from _common import (
+    DAILY,
+    DEFAULT_ARGS,
+    SENSOR_POKE_SECONDS,
+    SENSOR_TIMEOUT_SECONDS,
+    START_DATE,
+    poke,
+    run_partition_date,
+)
 from shopflow.orchestration import steps
 from shopflow.orchestration.readiness import simulation_enabled
 
@@ -27,14 +35,18 @@ def simulate_shop():
     """
     ### Local stand-in for a live shop: simulate one day of the shop and its clickstream
 
-    Locally there is no shop generating orders, so this DAG plays the shop: each run advances the
-    deterministic simulator to its day (the data interval's start, UTC), writing that day's
-    customers, orders, order lines and status changes into the `shop` database and the day's 24
-    hourly clickstream objects into the lake's landing zone. A gap since the last simulated day is
-    filled first; a day simulated before is left as it is, so re-runs change nothing.
+    Locally there is no shop generating orders, so this DAG plays the shop. Each run writes its
+    day (the data interval's start, UTC) with the deterministic simulator: that day's customers,
+    orders, order lines and status changes into the `shop` database, and its 24 hourly
+    clickstream objects into the lake's landing zone. A day simulated before is left as it is, so
+    re-runs change nothing; a gap after the last simulated day is refused.
 
-    `ingest_shop` and `ingest_clickstream` wait for the day with their sensors, exactly as they
-    wait for a live shop's day to close.
+    * **wait_for_previous_day_extracted** (sensor): the shop moves on to day D only once
+      `ingest_shop` has extracted D-1, as a live shop's D-1 is extracted before D happens. The
+      extracts select rows by `updated_at` and see each row's latest version only: a shop running
+      ahead would move an order into a later day than its lines.
+    * **simulate_day** writes the day. `ingest_shop` and `ingest_clickstream` wait for it with
+      their sensors, exactly as they wait for a live shop's day to close.
 
     Scale and seed come from `SHOPFLOW_SIMULATION_SCALE` (default 1: about 5,000 orders a year)
     and `SHOPFLOW_SIMULATION_SEED` (default 42); they cannot change once a shop database has data.
@@ -42,11 +54,20 @@ def simulate_shop():
     production it is absent.
     """
 
+    @task.sensor(
+        task_id="wait_for_previous_day_extracted",
+        poke_interval=SENSOR_POKE_SECONDS,
+        timeout=SENSOR_TIMEOUT_SECONDS,
+        mode="reschedule",
+    )
+    def wait_for_previous_day_extracted() -> bool:
+        return poke("wait_for_previous_day_extracted", *steps.check_simulation_may_advance(run_partition_date()))
+
     @task
     def simulate_day() -> dict:
-        return steps.simulate_through(run_partition_date())
+        return steps.simulate_day(run_partition_date())
 
-    simulate_day()
+    wait_for_previous_day_extracted() >> simulate_day()
 
 
 if simulation_enabled():

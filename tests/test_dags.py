@@ -18,7 +18,7 @@ import pytest
 
 from shopflow.config import ConfigError
 from shopflow.contracts import LOAD_ORDER, get_entity
-from shopflow.orchestration import steps
+from shopflow.orchestration import schedule, steps
 from shopflow.orchestration.readiness import (
     clickstream_day_ready,
     partition_loaded,
@@ -53,17 +53,17 @@ def dagbag(manifest, tmp_path_factory):
     if "airflow" not in sys.modules:
         # Airflow reads AIRFLOW_HOME once, at import: keep its generated config out of ~/airflow.
         os.environ.setdefault("AIRFLOW_HOME", str(tmp_path_factory.mktemp("airflow-home")))
-    saved = os.environ.get("SHOPFLOW_SIMULATE_SOURCES")
+    saved = {name: os.environ.pop(name, None) for name in ("SHOPFLOW_SIMULATE_SOURCES", "SHOPFLOW_START_DATE")}
     os.environ["SHOPFLOW_SIMULATE_SOURCES"] = "true"
     try:
         from airflow.dag_processing.dagbag import BundleDagBag
 
         bag = BundleDagBag(dag_folder=DAGS_DIR, bundle_path=DAGS_DIR, bundle_name="dags-folder")
     finally:
-        if saved is None:
-            os.environ.pop("SHOPFLOW_SIMULATE_SOURCES", None)
-        else:
-            os.environ["SHOPFLOW_SIMULATE_SOURCES"] = saved
+        for name, value in saved.items():
+            os.environ.pop(name, None)
+            if value is not None:
+                os.environ[name] = value
     return bag
 
 
@@ -101,7 +101,7 @@ def test_daily_dags_cover_one_utc_day_per_run_in_date_order(dagbag):
     for dag_id in DAILY_DAGS:
         dag = dagbag.dags[dag_id]
         assert type(dag.timetable).__name__ == "CronDataIntervalTimetable", f"{dag_id}: {dag.timetable!r}"
-        assert dag.catchup is True and dag.start_date == datetime(2026, 1, 1, tzinfo=UTC), dag_id
+        assert dag.catchup is True and dag.start_date == datetime(2026, 1, 1, tzinfo=UTC), dag_id  # the default
         timetable = coerce_to_core_timetable(dag.timetable)
         # Backfills and scheduled runs: logical date = interval start = the day loaded, midnight UTC.
         first = timetable.next_dagrun_info(last_automated_data_interval=None, restriction=_restriction(dag))
@@ -127,6 +127,15 @@ def test_each_entity_is_extracted_then_gated_then_loaded_into_its_asset(dagbag):
         assert not extract.outlets and not gate.outlets
 
 
+def test_mutable_sources_keep_sealed_partitions_unless_asked_to_reextract(dagbag):
+    for dag_id in ("ingest_shop", "ingest_fakestore"):
+        params = dagbag.dags[dag_id].params
+        assert params["reextract"] is False, dag_id
+        assert "sealed" in params.get_param("reextract").description
+    # Landing objects do not change: the clickstream is promoted again on every run.
+    assert "reextract" not in dagbag.dags["ingest_clickstream"].params
+
+
 def test_sources_are_waited_for_by_reschedule_sensors(dagbag):
     shop = dagbag.dags["ingest_shop"]
     clicks = dagbag.dags["ingest_clickstream"]
@@ -138,11 +147,17 @@ def test_sources_are_waited_for_by_reschedule_sensors(dagbag):
         assert sensor.mode == "reschedule" and sensor.poke_interval >= 60 and sensor.timeout >= 3600
         for task_id in extracts:
             assert sensor_id in dag.get_task(task_id).upstream_task_ids
+    simulate = dagbag.dags["simulate_shop"]
+    wait = simulate.get_task("wait_for_previous_day_extracted")
+    assert wait.mode == "reschedule" and wait.task_id in simulate.get_task("simulate_day").upstream_task_ids
     # Order lines are checked against orders and products: their gate runs after both are loaded.
     assert {"load_orders", "wait_for_products"} <= shop.get_task("gate_order_items").upstream_task_ids
     assert "wait_for_products" in clicks.get_task("gate_events").upstream_task_ids
-    # The first shop extract takes all history: extracts go in date order even in a wide backfill.
-    assert all(shop.get_task(t).depends_on_past for t in ("extract_customers", "extract_orders"))
+    # A day's shop gates wait for the previous day's gate and load: loads in date order even in a wide backfill.
+    for table in ("customers", "orders", "order_items"):
+        gate = shop.get_task(f"gate_{table}")
+        assert gate.depends_on_past and gate.wait_for_downstream, gate.task_id
+        assert f"load_{table}" in gate.downstream_task_ids
 
 
 def test_transform_waits_for_every_raw_table_and_runs_one_task_per_model(dagbag, manifest):
@@ -224,7 +239,7 @@ def test_dag_file_parses_fast_without_heavy_imports(dag_file, manifest, probe_ho
 # --- partition dates and settings ----------------------------------------------------------------------
 def test_partition_date_is_the_data_interval_start():
     start = datetime(2026, 3, 2, tzinfo=UTC)
-    assert steps.partition_date(start, start + timedelta(days=1)) == date(2026, 3, 2)
+    assert schedule.partition_date(start, start + timedelta(days=1)) == date(2026, 3, 2)
 
 
 @pytest.mark.parametrize(
@@ -236,8 +251,15 @@ def test_partition_date_is_the_data_interval_start():
     ],
 )
 def test_partition_date_refuses_intervals_that_are_not_one_day(start, end, message):
-    with pytest.raises(steps.ScheduleError, match=message):
-        steps.partition_date(start, end)
+    with pytest.raises(schedule.ScheduleError, match=message):
+        schedule.partition_date(start, end)
+
+
+def test_start_date_is_a_fixed_date_from_the_environment():
+    assert schedule.start_date({}) == date(2026, 1, 1)
+    assert schedule.start_date({"SHOPFLOW_START_DATE": "2025-06-01"}) == date(2025, 6, 1)
+    with pytest.raises(ConfigError, match="SHOPFLOW_START_DATE='yesterday' is not a date"):
+        schedule.start_date({"SHOPFLOW_START_DATE": "yesterday"})
 
 
 def test_simulation_switch_and_options_from_the_environment():
@@ -277,6 +299,31 @@ def test_shop_readiness_follows_the_simulator_or_the_clock(source):
     assert shop_day_ready(source.shop_dsn, day, end, simulated=False, now=end).ready
 
 
+def test_simulator_advances_only_after_the_previous_day_is_extracted(isolated_settings):
+    from shopflow.contracts import CUSTOMERS, ORDER_ITEMS, ORDERS
+    from shopflow.extract.shop_tables import extract_shop_table
+    from shopflow.orchestration.readiness import simulation_may_advance
+    from shopflow.pipeline import open_lake
+    from tests.pipeline_helpers import simulate
+
+    settings = isolated_settings("lockstep")
+    lake = open_lake(settings)
+    day = date(2026, 2, 10)
+    assert simulation_may_advance(lake, settings.shop_dsn, day).ready  # the first day opens the shop
+    simulate(settings, day, day, scale=0.1)
+    assert simulation_may_advance(lake, settings.shop_dsn, day).ready  # already written: nothing to wait for
+    waiting = simulation_may_advance(lake, settings.shop_dsn, day + timedelta(days=1))
+    assert not waiting.ready and "shop.orders" in waiting.reason and "2026-02-10" in waiting.reason
+    for entity in (CUSTOMERS, ORDERS):
+        extract_shop_table(lake, settings.shop_dsn, entity, day)
+    waiting = simulation_may_advance(lake, settings.shop_dsn, day + timedelta(days=1))
+    assert not waiting.ready and "shop.order_items" in waiting.reason and "shop.orders" not in waiting.reason
+    extract_shop_table(lake, settings.shop_dsn, ORDER_ITEMS, day)
+    assert simulation_may_advance(lake, settings.shop_dsn, day + timedelta(days=1)).ready
+    # A gap is not waited for: the simulator itself refuses it with its own message.
+    assert "gap" in simulation_may_advance(lake, settings.shop_dsn, day + timedelta(days=3)).reason
+
+
 def test_clickstream_readiness_needs_all_24_hours(source):
     from shopflow.lake import landing_key
     from shopflow.pipeline import open_lake
@@ -313,8 +360,9 @@ def test_local_airflow_environment(tmp_path):
     from shopflow.orchestration import local_airflow as la
 
     settings = dataclasses.replace(load_settings(), state_dir=tmp_path)
-    airflow = la.local_airflow(settings, env={"SHOPFLOW_AIRFLOW_PORT": "58999"})
+    airflow = la.local_airflow(settings, env={"SHOPFLOW_AIRFLOW_PORT": "58999"}, start=date(2026, 11, 22))
     env = airflow.environment
+    assert env["SHOPFLOW_START_DATE"] == "2026-11-22"
     assert airflow.url == "http://127.0.0.1:58999" and airflow.home == tmp_path / "airflow"
     assert env["AIRFLOW__API__HOST"] == "127.0.0.1" and env["AIRFLOW__API__PORT"] == "58999"
     assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://127.0.0.1:58999/execution/"
@@ -329,6 +377,24 @@ def test_local_airflow_environment(tmp_path):
     assert path_first == str(Path(sys.executable).parent)
     with pytest.raises(ConfigError, match="SHOPFLOW_AIRFLOW_PORT='http' is not a port"):
         la.local_airflow(settings, env={"SHOPFLOW_AIRFLOW_PORT": "http"})
+
+
+def test_local_start_date_is_fixed_at_the_first_launch(tmp_path):
+    import dataclasses
+
+    from shopflow.config import load_settings
+    from shopflow.orchestration import local_airflow as la
+
+    settings = dataclasses.replace(load_settings(), state_dir=tmp_path)
+    explicit = la.ensure_start_date(settings, env={"SHOPFLOW_START_DATE": "2025-05-05"}, today=date(2026, 11, 25))
+    assert explicit == date(2025, 5, 5)
+    first = la.ensure_start_date(settings, env={}, today=date(2026, 11, 25))
+    assert first == date(2026, 11, 22)
+    # Later launches keep it: a DAG's start date must not move once it has runs.
+    assert la.ensure_start_date(settings, env={}, today=date(2026, 12, 31)) == first
+    (tmp_path / "airflow" / la.START_DATE_FILE).write_text("soon\n")
+    with pytest.raises(ConfigError, match="not a date"):
+        la.ensure_start_date(settings, env={})
 
 
 def test_admin_password_is_generated_once_and_kept_private(tmp_path):
@@ -357,6 +423,7 @@ def test_airflow_env_command_prints_shell_exports(tmp_path, monkeypatch):
 
     monkeypatch.setenv("SHOPFLOW_STATE_DIR", str(tmp_path))
     monkeypatch.setenv("SHOPFLOW_AIRFLOW_PORT", "58777")
+    monkeypatch.delenv("SHOPFLOW_START_DATE", raising=False)
     result = CliRunner().invoke(app, ["env"])
     assert result.exit_code == 0, result.output
     exports = dict(
@@ -366,6 +433,8 @@ def test_airflow_env_command_prints_shell_exports(tmp_path, monkeypatch):
     )
     assert exports["AIRFLOW_HOME"] == str(tmp_path / "airflow")
     assert exports["AIRFLOW__API__PORT"] == "58777"
+    # The CLI sees the same DAGs as the running Airflow: the same start date.
+    assert exports["SHOPFLOW_START_DATE"] == (tmp_path / "airflow" / "shopflow_start_date").read_text().strip()
     # The lines survive a shell round trip (the DSN and the JSON connection need quoting).
     script = "\n".join([*result.output.splitlines(), 'printf %s "$AIRFLOW_CONN_SHOPFLOW_LAKE"'])
     shell = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True)

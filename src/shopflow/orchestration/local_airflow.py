@@ -23,10 +23,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
 from shopflow.config import PROJECT_ROOT, ConfigError, Settings
+from shopflow.orchestration import schedule
 from shopflow.orchestration.readiness import SIMULATE_SOURCES_ENV
 from shopflow.services.process import ServiceError, port_is_free
 
@@ -35,7 +37,19 @@ DEFAULT_PORT = 58081
 PARALLELISM = 4
 ADMIN_USER = "admin"
 DAGS_DIR = PROJECT_ROOT / "dags"
-COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
+# Every component on one machine reads task logs from the shared log folder, so the scheduler and the
+# triggerer need not serve them over HTTP (their log servers would bind every interface).
+COMPONENT_ARGS = {
+    "scheduler": ["scheduler", "--skip-serve-logs"],
+    "dag-processor": ["dag-processor"],
+    "triggerer": ["triggerer", "--skip-serve-logs"],
+    "api-server": ["api-server"],
+}
+COMPONENTS = tuple(COMPONENT_ARGS)
+# Without SHOPFLOW_START_DATE, a local Airflow starts this many days before its first launch:
+# unpausing the DAGs then loads a few days, not every day since the default start date.
+LOCAL_HISTORY_DAYS = 3
+START_DATE_FILE = "shopflow_start_date"
 HEALTH_PATH = "/api/v2/monitor/health"
 
 
@@ -79,9 +93,35 @@ def _lake_connection(settings: Settings) -> str:
     )
 
 
-def local_airflow(settings: Settings, env: Mapping[str, str] | None = None) -> LocalAirflow:
-    """The local Airflow of these settings: paths and the AIRFLOW__* environment of every component."""
+def ensure_start_date(settings: Settings, env: Mapping[str, str] | None = None, today: date | None = None) -> date:
+    """The local DAGs' start date: SHOPFLOW_START_DATE if set, else the one fixed at the first launch.
+
+    A first launch without SHOPFLOW_START_DATE fixes it at 3 days before `today` and keeps it in
+    the Airflow home, so it never moves afterwards (a DAG's start_date must stay put once runs exist).
+    """
     env = os.environ if env is None else env
+    if env.get(schedule.START_DATE_ENV):
+        return schedule.start_date(env)
+    path = settings.state_dir / "airflow" / START_DATE_FILE
+    if path.exists():
+        raw = path.read_text().strip()
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            raise ConfigError(f"{path} holds {raw!r}, not a date (YYYY-MM-DD); fix or delete it") from None
+    day = (today or datetime.now(UTC).date()) - timedelta(days=LOCAL_HISTORY_DAYS)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(day.isoformat() + "\n")
+    return day
+
+
+def local_airflow(settings: Settings, env: Mapping[str, str] | None = None, start: date | None = None) -> LocalAirflow:
+    """The local Airflow of these settings: paths and the AIRFLOW__* environment of every component.
+
+    `start` is the daily DAGs' start date (see `ensure_start_date`); by default SHOPFLOW_START_DATE or 2026-01-01.
+    """
+    env = os.environ if env is None else env
+    start = start or schedule.start_date(env)
     port = airflow_port(env)
     home = settings.state_dir / "airflow"
     logs_dir = settings.logs_dir / "airflow"
@@ -110,6 +150,8 @@ def local_airflow(settings: Settings, env: Mapping[str, str] | None = None) -> L
         # The shop and clickstream here are the simulator; simulate_shop exists only with this set.
         SIMULATE_SOURCES_ENV: env.get(SIMULATE_SOURCES_ENV) or "true",
         "SHOPFLOW_STATE_DIR": str(settings.state_dir),
+        schedule.START_DATE_ENV: start.isoformat(),
+        "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos-cache"),
         # The same connections the container entrypoint derives, for hooks and the UI.
         "AIRFLOW_CONN_SHOPFLOW_SHOP": settings.shop_dsn,
         "AIRFLOW_CONN_SHOPFLOW_WAREHOUSE": settings.warehouse_dsn,
@@ -214,7 +256,7 @@ def _start(airflow: LocalAirflow, name: str, env: dict[str, str]) -> _Child:
     handle = open(log, "ab")  # noqa: SIM115 - kept open for the child's lifetime, closed in _stop
     # Own session: Ctrl-C reaches only the supervisor, which then stops children in order.
     process = subprocess.Popen(
-        ["airflow", name],
+        ["airflow", *COMPONENT_ARGS[name]],
         env=env,
         stdout=handle,
         stderr=subprocess.STDOUT,

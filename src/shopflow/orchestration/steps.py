@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,27 +20,6 @@ SCALE_ENV = "SHOPFLOW_SIMULATION_SCALE"
 SEED_ENV = "SHOPFLOW_SIMULATION_SEED"
 DEFAULT_SCALE = 1.0
 DEFAULT_SEED = 42
-ONE_DAY = timedelta(days=1)
-
-
-class ScheduleError(ValueError):
-    """A run's data interval is not one whole UTC day, so it names no single partition."""
-
-
-def partition_date(interval_start: datetime, interval_end: datetime) -> date:
-    """The partition a daily run covers: its data interval's start, checked to be one whole UTC day."""
-    if interval_start is None or interval_end is None:
-        raise ScheduleError(
-            "this run has no data interval (asset-triggered or triggered without a logical date); "
-            "daily ingestion needs one: trigger it with a logical date or use `airflow backfill create`"
-        )
-    start, end = interval_start.astimezone(UTC), interval_end.astimezone(UTC)
-    if end - start != ONE_DAY or (start.hour, start.minute, start.second, start.microsecond) != (0, 0, 0, 0):
-        raise ScheduleError(
-            f"data interval {start.isoformat()} .. {end.isoformat()} is not one whole UTC day (midnight to "
-            "midnight); the DAG's schedule must be daily in UTC"
-        )
-    return start.date()
 
 
 def simulation_options(env: Mapping[str, str] | None = None) -> tuple[float, int]:
@@ -62,33 +41,38 @@ def simulation_options(env: Mapping[str, str] | None = None) -> tuple[float, int
 
 
 # --- sources ----------------------------------------------------------------------------------------
-def simulate_through(dt: date) -> dict[str, Any]:
-    """Advance the simulated shop day by day up to and including `dt` (days already simulated are skipped)."""
-    from shopflow.orchestration.readiness import simulated_through
+def simulate_day(dt: date) -> dict[str, Any]:
+    """Simulate the shop's day `dt` (nothing if it is simulated already; a gap is refused by the simulator)."""
     from shopflow.services.s3 import s3_client
     from shopflow.sources.fakestore_client import fetch_products
     from shopflow.sources.shop_simulator import simulate_days
 
     settings = load_settings()
     scale, seed = simulation_options()
-    through = simulated_through(settings.shop_dsn)
-    # Catch up a gap in one step: the simulator refuses gaps, and every day it writes is the same
-    # whichever run writes it (its randomness is keyed by seed and day).
-    first = through + ONE_DAY if through is not None and through < dt else dt
     catalog = fetch_products(settings.fakestore_api_url)
-    summaries = simulate_days(
-        settings.shop_dsn, s3_client(settings), settings.lake_bucket, catalog, first, dt, scale=scale, seed=seed
+    [summary] = simulate_days(
+        settings.shop_dsn, s3_client(settings), settings.lake_bucket, catalog, dt, dt, scale=scale, seed=seed
     )
-    written = [s for s in summaries if not s.skipped]
     return {
-        "through": dt.isoformat(),
-        "days_written": [s.day.isoformat() for s in written],
-        "orders": sum(s.orders for s in written),
-        "order_items": sum(s.order_items for s in written),
-        "events": sum(s.events for s in written),
+        "day": dt.isoformat(),
+        "written": not summary.skipped,
+        "new_customers": summary.new_customers,
+        "orders": summary.orders,
+        "order_items": summary.order_items,
+        "events": summary.events,
         "scale": scale,
         "seed": seed,
     }
+
+
+def check_simulation_may_advance(dt: date) -> tuple[bool, str]:
+    """Sensor body: (ready, why) for the simulator writing `dt` (the previous day is extracted)."""
+    from shopflow.orchestration.readiness import simulation_may_advance
+    from shopflow.pipeline import open_lake
+
+    settings = load_settings()
+    result = simulation_may_advance(open_lake(settings), settings.shop_dsn, dt)
+    return result.ready, result.reason
 
 
 def check_shop_ready(dt: date, interval_end: datetime) -> tuple[bool, str]:
@@ -118,18 +102,23 @@ def check_partition_loaded(entity_name: str, dt: date) -> tuple[bool, str]:
 
 
 # --- extract, gate, load ----------------------------------------------------------------------------
-def extract(entity_name: str, dt: date) -> dict[str, Any]:
-    """Extract one entity's partition of `dt` into the lake's raw zone (replacing it)."""
+def extract(entity_name: str, dt: date, *, force: bool = False) -> dict[str, Any]:
+    """Extract one entity's partition of `dt` into the lake's raw zone.
+
+    A sealed partition of a mutable source (shop tables, the catalog API) is kept unless `force`:
+    re-reading a past day from them would give a poorer partition (docs/pipeline.md).
+    """
     from shopflow.pipeline import extract_entity, open_lake
 
     settings = load_settings()
-    result = extract_entity(settings, open_lake(settings), entity_name, dt)
+    result = extract_entity(settings, open_lake(settings), entity_name, dt, force=force)
     return {
         "entity": result.entity,
         "dt": result.dt.isoformat(),
         "rows": result.row_count,
         "key": result.key,
         "full_history": result.full_history,
+        "reused_sealed_partition": result.reused,
     }
 
 
