@@ -9,9 +9,11 @@ schema, the marts are validated, and the dashboards and Data Docs are written.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 
 import psycopg2
@@ -42,22 +44,15 @@ class DemoReport:
     data_docs_index: Path | None = None
 
 
-class _Stages:
-    def __init__(self, report: DemoReport, announce: Callable[[str], None]):
-        self.report, self.announce = report, announce
-
-    def __call__(self, name: str):
-        stages = self
-
-        class _Timer:
-            def __enter__(self):
-                stages.announce(name)
-                self.started = time.monotonic()
-
-            def __exit__(self, *exc):
-                stages.report.stage_seconds[name] = time.monotonic() - self.started
-
-        return _Timer()
+@contextmanager
+def _timed_stage(report: DemoReport, announce: Callable[[str], None], name: str) -> Iterator[None]:
+    """Announce a stage and record how long it took in the report."""
+    announce(name)
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        report.stage_seconds[name] = time.monotonic() - started
 
 
 def _count_rows(dsn: str, schema: str) -> dict[str, int]:
@@ -125,7 +120,7 @@ def run_demo(
     first_replayed = end - timedelta(days=days - 1)
     history_start = end - timedelta(days=364)
     report = DemoReport(first_replayed, end)
-    stage = _Stages(report, announce)
+    stage = partial(_timed_stage, report, announce)
 
     with stage("services"):
         services_up(settings)
@@ -178,12 +173,8 @@ def run_demo(
     with stage("dashboards (HTML)"):
         report.dashboards_index = render_dashboards(settings.warehouse_dsn, settings.output_dir / "dashboards")
 
-    report.raw_rows = {
-        f"raw.{e.table}": n
-        for e in ENTITIES.values()
-        for t, n in _count_rows(settings.warehouse_dsn, "raw").items()
-        if t == e.table
-    }
+    raw_counts = _count_rows(settings.warehouse_dsn, "raw")
+    report.raw_rows = {f"raw.{e.table}": raw_counts[e.table] for e in ENTITIES.values() if e.table in raw_counts}
     report.mart_rows = _count_rows(settings.warehouse_dsn, "marts")
     report.business = _business_figures(settings.warehouse_dsn)
     return report
