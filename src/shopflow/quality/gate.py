@@ -223,8 +223,15 @@ def gate_partition(ctx: PartitionContext, csv_bytes: bytes) -> ValidationOutcome
 
 # --- ops.validation_results ------------------------------------------------------------------------
 def ensure_validation_results_table(conn: Any) -> None:
-    """Create `ops.validation_results` if missing (in the caller's transaction)."""
+    """Create `ops.validation_results` if missing (in the caller's transaction).
+
+    Checks first, as `ensure_raw_schema` does: `create index if not exists` locks the table even when
+    the index exists, which would queue concurrent loads behind each other's open transactions.
+    """
     with conn.cursor() as cur:
+        cur.execute("select to_regclass(%s) is not null", (VALIDATION_RESULTS_TABLE,))
+        if cur.fetchone()[0]:
+            return
         cur.execute("create schema if not exists ops")
         cur.execute(VALIDATION_RESULTS_DDL)
         cur.execute(
