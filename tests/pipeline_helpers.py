@@ -10,7 +10,6 @@ import psycopg2
 
 from shopflow.config import Settings
 from shopflow.lake import Lake
-from shopflow.pipeline import open_lake
 from shopflow.services.s3 import s3_client
 from shopflow.sources.fakestore_client import fetch_products
 from shopflow.sources.shop_simulator import simulate_days
@@ -22,10 +21,6 @@ def simulate(settings: Settings, first: date, last: date, scale: float = 1.0, se
     return simulate_days(
         settings.shop_dsn, s3_client(settings), settings.lake_bucket, catalog, first, last, scale=scale, seed=seed
     )
-
-
-def lake_for(settings: Settings) -> Lake:
-    return open_lake(settings)
 
 
 def query(dsn: str, statement: str, params: tuple = ()) -> list[tuple]:

@@ -14,8 +14,9 @@ from shopflow.extract.clickstream import extract_clickstream
 from shopflow.extract.products import extract_products
 from shopflow.extract.shop_tables import extract_shop_table
 from shopflow.lake import MANIFEST_FILE, LakeError, landing_key, partition_prefix
+from shopflow.pipeline import open_lake
 from shopflow.sources import SourceError
-from tests.pipeline_helpers import gzip_lines, lake_for, query, read_csv_rows, simulate
+from tests.pipeline_helpers import gzip_lines, query, read_csv_rows, simulate
 
 D1, D2, D3 = date(2025, 3, 1), date(2025, 3, 2), date(2025, 3, 3)
 
@@ -28,7 +29,7 @@ def shop(isolated_settings):
 
 
 def test_products_snapshot_has_the_contract_columns_and_is_byte_stable(shop):
-    lake = lake_for(shop)
+    lake = open_lake(shop)
     first = extract_products(lake, shop.fakestore_api_url, D1)
     assert first.row_count == 20
     rows = read_csv_rows(lake, first.key)
@@ -45,14 +46,14 @@ def test_products_snapshot_has_the_contract_columns_and_is_byte_stable(shop):
 
 
 def test_api_down_writes_nothing(shop):
-    lake = lake_for(shop)
+    lake = open_lake(shop)
     with pytest.raises(SourceError, match=r"127\.0\.0\.1:9"):
         extract_products(lake, "http://127.0.0.1:9", date(2025, 3, 9))
     assert lake.list_keys(partition_prefix(PRODUCTS, date(2025, 3, 9))) == []
 
 
 def test_first_shop_extract_takes_history_then_only_the_days_changes(shop):
-    lake = lake_for(shop)
+    lake = open_lake(shop)
     first = extract_shop_table(lake, shop.shop_dsn, ORDERS, D1)
     assert first.full_history
     second = extract_shop_table(lake, shop.shop_dsn, ORDERS, D2)
@@ -79,7 +80,7 @@ def test_first_shop_extract_takes_history_then_only_the_days_changes(shop):
 
 
 def test_clickstream_promotes_all_landed_events(shop):
-    lake = lake_for(shop)
+    lake = open_lake(shop)
     landed = sum(len(gzip.decompress(lake.get(landing_key(D2, h))).splitlines()) for h in range(24))
     result = extract_clickstream(lake, D2)
     assert result.row_count == landed > 0
@@ -101,7 +102,7 @@ def test_clickstream_promotes_all_landed_events(shop):
     ids=["truncated-gzip", "bad-json-line", "missing-field"],
 )
 def test_damaged_landing_object_stops_promotion_naming_object_and_line(shop, damage, message):
-    lake = lake_for(shop)
+    lake = open_lake(shop)
     key = landing_key(D3, 15)
     original = lake.get(key)
     raw_prefix = partition_prefix(EVENTS, D3)
@@ -117,7 +118,7 @@ def test_damaged_landing_object_stops_promotion_naming_object_and_line(shop, dam
 
 
 def test_missing_hour_is_reported(shop):
-    lake = lake_for(shop)
+    lake = open_lake(shop)
     key = landing_key(D3, 4)
     original = lake.get(key)
     lake.delete_keys([key])
@@ -129,7 +130,7 @@ def test_missing_hour_is_reported(shop):
 
 
 def test_tampered_partition_is_refused_by_its_manifest(shop):
-    lake = lake_for(shop)
+    lake = open_lake(shop)
     result = extract_shop_table(lake, shop.shop_dsn, CUSTOMERS, D3)
     body = (
         gzip.decompress(lake.get(result.key))

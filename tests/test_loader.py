@@ -17,10 +17,10 @@ import pytest
 from shopflow.contracts import CUSTOMERS, EVENTS, LOAD_ORDER, ORDER_ITEMS, get_entity
 from shopflow.extract import rows_to_csv, write_partition
 from shopflow.lake import VALIDATION_FILE, partition_prefix
-from shopflow.pipeline import extract_entity, load_entity
+from shopflow.pipeline import extract_entity, load_entity, open_lake
 from shopflow.quality.gate import QualityGateError
 from shopflow.warehouse.loader import LoadError, gate_partition, load_partition
-from tests.pipeline_helpers import lake_for, query, simulate, table_checksum
+from tests.pipeline_helpers import query, simulate, table_checksum
 
 D1, D2, D3 = date(2025, 5, 1), date(2025, 5, 2), date(2025, 5, 3)
 
@@ -28,7 +28,7 @@ D1, D2, D3 = date(2025, 5, 1), date(2025, 5, 2), date(2025, 5, 3)
 @pytest.fixture(scope="module")
 def shop(isolated_settings):
     settings = isolated_settings("load")
-    lake = lake_for(settings)
+    lake = open_lake(settings)
     # As in production, each day is extracted right after it closes (updated_at-based extraction).
     for dt in (D1, D2):
         simulate(settings, dt, dt)
@@ -58,7 +58,7 @@ def _ledger(shop, entity, dt) -> list[tuple]:
 
 
 def test_loaded_partitions_match_their_manifests_and_are_ledgered(shop):
-    lake = lake_for(shop)
+    lake = open_lake(shop)
     for name in LOAD_ORDER:
         entity = get_entity(name)
         manifest = lake.read_partition(entity, D1).manifest
@@ -71,7 +71,7 @@ def test_loaded_partitions_match_their_manifests_and_are_ledgered(shop):
 
 
 def test_loading_the_same_date_twice_gives_identical_tables(shop):
-    lake = lake_for(shop)
+    lake = open_lake(shop)
     before = {n: table_checksum(shop.warehouse_dsn, f"raw.{get_entity(n).table}") for n in LOAD_ORDER}
     batches = query(shop.warehouse_dsn, "select batch_id from ops.load_ledger order by batch_id")
     for name in LOAD_ORDER:
@@ -94,7 +94,7 @@ BAD_BATCHES = {
 @pytest.mark.parametrize("case", list(BAD_BATCHES))
 def test_bad_batch_is_quarantined_and_nothing_of_it_is_loaded(shop, case):
     entity, corrupt, named = BAD_BATCHES[case]
-    lake = lake_for(shop)
+    lake = open_lake(shop)
     for name in LOAD_ORDER[: LOAD_ORDER.index(entity.qualified_name)]:  # what the batch may reference
         load_entity(shop, lake, name, D2)
     extract_entity(shop, lake, entity.qualified_name, D2)
@@ -121,7 +121,7 @@ def test_bad_batch_is_quarantined_and_nothing_of_it_is_loaded(shop, case):
 
 
 def test_separate_validate_and_load_refuse_a_partition_changed_in_between(shop):
-    lake = lake_for(shop)
+    lake = open_lake(shop)
     extract_entity(shop, lake, "shop.customers", D2)
     batch_id = gate_partition(lake, shop.warehouse_dsn, CUSTOMERS, D2)
     _write_rows(lake, CUSTOMERS, D2, _partition_rows(lake, CUSTOMERS, D2)[:-1])
@@ -133,7 +133,7 @@ def test_separate_validate_and_load_refuse_a_partition_changed_in_between(shop):
 
 
 def test_copy_failure_rolls_back_and_is_ledgered(shop):
-    lake = lake_for(shop)
+    lake = open_lake(shop)
     before = table_checksum(shop.warehouse_dsn, f"raw.{ORDER_ITEMS.table}", D1)
     rows = _partition_rows(lake, ORDER_ITEMS, D1)
     _write_rows(lake, ORDER_ITEMS, D1, [*rows[:-1], {**rows[-1], "quantity": "many"}])
@@ -163,7 +163,7 @@ load_partition(Lake(s3_client(settings), sys.argv[2]), sys.argv[1], EVENTS, date
 
 @pytest.mark.slow
 def test_load_killed_midway_leaves_the_previous_state_intact(shop):
-    lake = lake_for(shop)
+    lake = open_lake(shop)
     before = table_checksum(shop.warehouse_dsn, "raw.clickstream_events", D1)
     assert before[0] > 0
     template = _partition_rows(lake, EVENTS, D1)[0]
