@@ -77,12 +77,8 @@ def _fail_without_retry_on_gate(error: Exception) -> None:
         raise AirflowFailException(str(error)) from error
 
 
-def ingest_entity(entity_name: str, *, load_in_date_order: bool = False) -> tuple[Any, Any, Any]:
-    """extract_<entity> >> gate_<entity> >> load_<entity> for one entity; returns the three tasks.
-
-    `load_in_date_order`: the gate of a day waits until the previous day's gate and load succeeded,
-    even in a backfill running several days at once (the gate checks references against what is loaded).
-    """
+def ingest_entity(entity_name: str) -> tuple[Any, Any, Any]:
+    """extract_<entity> >> gate_<entity> >> load_<entity> for one entity; returns the three tasks."""
     short = get_entity(entity_name).name
     asset = raw_asset(entity_name)
 
@@ -91,7 +87,7 @@ def ingest_entity(entity_name: str, *, load_in_date_order: bool = False) -> tupl
         force = bool(get_current_context()["params"].get("reextract", False))
         return steps.extract(entity_name, run_partition_date(), force=force)
 
-    @task(task_id=f"gate_{short}", depends_on_past=load_in_date_order, wait_for_downstream=load_in_date_order)
+    @task(task_id=f"gate_{short}")
     def gate() -> str:
         try:
             return steps.gate(entity_name, run_partition_date())

@@ -20,8 +20,9 @@ from _common import (
     schedule=DAILY,
     start_date=START_DATE,
     catchup=True,
-    # One day at a time, oldest first: the first extract of each table takes its whole history,
-    # later ones only the rows changed that day.
+    # One day at a time, oldest first, for scheduled runs and catchup: the first extract of a table
+    # takes its whole history, later ones only what changed that day. Days do not depend on each
+    # other (a day's lines travel with their order), so a backfill may run several at once.
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
     params=REEXTRACT_PARAMS,
@@ -36,8 +37,10 @@ def ingest_shop():
     * **wait_for_shop_day** (sensor, reschedule mode) waits until the day is closed: with
       `SHOPFLOW_SIMULATE_SOURCES=true` until `simulate_shop` has written it, otherwise until the
       wall clock is past the interval's end;
-    * per table, **extract_<table>** copies the rows whose `updated_at` falls in the day (the very
-      first extract of a table takes all history before the day's end) into the lake,
+    * per table, **extract_<table>** copies what changed in the day into the lake: customers
+      whose `updated_at` falls in it; every order whose row or any of whose lines changed in it,
+      with all of its lines, unless it changed again after the day (then its later day carries
+      it). The very first extract of a table takes all history before the day's end;
       **gate_<table>** validates the partition (failure: quarantine, the run fails without
       retries), **load_<table>** loads exactly the validated batch and updates the asset
       `warehouse://raw/shop_<table>`;
@@ -49,18 +52,15 @@ def ingest_shop():
     changed later have left it) and gates and loads them again; trigger with
     `{"reextract": true}` to read the shop again after correcting it.
 
-    Each gate waits for the previous day's gate and load of its table (`depends_on_past` with
-    `wait_for_downstream`): order lines are checked against the orders loaded up to their day, so
-    days load in date order even in a backfill with several active runs. Backfills of this DAG
-    therefore need `--reprocess-behavior failed` (or `completed`), as Airflow requires with
-    `depends_on_past`.
+    Days are independent: a day's order lines only reference that day's orders, whenever the day
+    is extracted (on time, late, in a backfill, in any order), so a backfill over a past range,
+    even one overlapping days already loaded, needs no date order. `--reprocess-behavior none`
+    skips days that already ran, `failed` re-runs the failed ones, `completed` re-runs all of them:
+    each is idempotent (sealed partitions are kept, loads replace their partition).
     """
     ready = wait_for_shop_day()
     products = wait_for_partition("fakestore.products")
-    tasks = {
-        name: ingest_entity(name, load_in_date_order=True)
-        for name in ("shop.customers", "shop.orders", "shop.order_items")
-    }
+    tasks = {name: ingest_entity(name) for name in ("shop.customers", "shop.orders", "shop.order_items")}
     for extract, _gate, _load in tasks.values():
         ready >> extract
     _, gate_items, _ = tasks["shop.order_items"]

@@ -11,10 +11,7 @@ from airflow.sdk import dag, task
 from _common import (
     DAILY,
     DEFAULT_ARGS,
-    SENSOR_POKE_SECONDS,
-    SENSOR_TIMEOUT_SECONDS,
     START_DATE,
-    poke,
     run_partition_date,
 )
 from shopflow.orchestration import steps
@@ -41,12 +38,10 @@ def simulate_shop():
     clickstream objects into the lake's landing zone. A day simulated before is left as it is, so
     re-runs change nothing; a gap after the last simulated day is refused.
 
-    * **wait_for_previous_day_extracted** (sensor): the shop moves on to day D only once
-      `ingest_shop` has extracted D-1, as a live shop's D-1 is extracted before D happens. The
-      extracts select rows by `updated_at` and see each row's latest version only: a shop running
-      ahead would move an order into a later day than its lines.
     * **simulate_day** writes the day. `ingest_shop` and `ingest_clickstream` wait for it with
-      their sensors, exactly as they wait for a live shop's day to close.
+      their sensors, exactly as they wait for a live shop's day to close. In a catchup the shop
+      runs ahead of the extracts, as a live shop does while Airflow is down: the extracts are
+      built for that (docs/pipeline.md, "Late runs and backfills").
 
     Scale and seed come from `SHOPFLOW_SIMULATION_SCALE` (default 1: about 5,000 orders a year)
     and `SHOPFLOW_SIMULATION_SEED` (default 42); they cannot change once a shop database has data.
@@ -54,20 +49,11 @@ def simulate_shop():
     production it is absent.
     """
 
-    @task.sensor(
-        task_id="wait_for_previous_day_extracted",
-        poke_interval=SENSOR_POKE_SECONDS,
-        timeout=SENSOR_TIMEOUT_SECONDS,
-        mode="reschedule",
-    )
-    def wait_for_previous_day_extracted() -> bool:
-        return poke("wait_for_previous_day_extracted", *steps.check_simulation_may_advance(run_partition_date()))
-
     @task
     def simulate_day() -> dict:
         return steps.simulate_day(run_partition_date())
 
-    wait_for_previous_day_extracted() >> simulate_day()
+    simulate_day()
 
 
 if simulation_enabled():

@@ -190,6 +190,21 @@ def test_updated_at_outside_the_interval_fails_unless_within_lateness():
     assert validate_rows(ORDERS, rows, lateness=timedelta(minutes=30)).success
 
 
+def test_orders_and_lines_may_have_changed_before_the_day_but_customers_may_not():
+    """Orders travel with their lines' changes and lines with their order's: no lower bound for them."""
+    for entity in (ORDERS, ORDER_ITEMS):
+        rows = sample_rows(entity, DT, 10)
+        rows[0].update(created_at="2025-12-20T08:00:00+00:00", updated_at="2025-12-24T09:00:00+00:00")
+        if entity == ORDERS:
+            rows[0]["ordered_at"] = "2025-12-20T08:00:00+00:00"
+        assert validate_rows(entity, rows).success, entity.qualified_name
+        rows[1]["updated_at"] = "2026-01-04T00:20:00+00:00"  # after the day: never
+        only_failure(validate_rows(entity, rows), "expect_column_values_to_be_between", "updated_at")
+    rows = sample_rows(CUSTOMERS, DT, 10)
+    rows[0].update(created_at="2025-12-20T08:00:00+00:00", updated_at="2025-12-24T09:00:00+00:00")
+    only_failure(validate_rows(CUSTOMERS, rows), "expect_column_values_to_be_between", "updated_at")
+
+
 def test_full_history_accepts_all_history_up_to_interval_end():
     rows = sample_rows(CUSTOMERS, DT, 10)
     rows[0].update(registered_at="2025-01-01T08:00:00+00:00", created_at="2025-01-01T08:00:00+00:00")

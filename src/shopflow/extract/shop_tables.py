@@ -1,7 +1,17 @@
-"""Shop tables: every row whose updated_at falls in the day, read with PostgreSQL's COPY.
+"""Shop tables, read with PostgreSQL's COPY: a day's partition holds what changed in that day.
+
+Customers are selected by their own `updated_at`. Orders and their lines are one aggregate: an
+order's lines travel with it. The partition of a day holds every order whose row or any of whose
+lines changed in the day, and *all* lines of those orders, unless the order or a line changed again
+after the day (its current state then belongs to that later day's partition, which will carry it).
+So a day's order lines only ever reference orders of the same day's partition, whenever the day is
+extracted and in whatever order days are loaded (docs/pipeline.md, "Late runs and backfills").
+
+A line whose order does not exist in the shop at all is still extracted (by its own `updated_at`),
+so the gate's referential check rejects it instead of the extract hiding it.
 
 The first extraction of a table (no earlier partition in the lake) takes all history up to the end
-of its interval, so the warehouse starts complete; later ones take only that day's changes.
+of its interval, so the warehouse starts complete.
 """
 
 from __future__ import annotations
@@ -12,16 +22,54 @@ from datetime import date
 import psycopg2
 from psycopg2 import sql
 
-from shopflow.contracts import Entity
+from shopflow.contracts import CUSTOMERS, ORDER_ITEMS, ORDERS, Entity
 from shopflow.extract import ExtractResult, sealed_partition, write_partition
 from shopflow.lake import Lake, day_interval
 
+# Order ids whose aggregate (the order row and its lines) last changed inside the interval.
+# With full history every aggregate whose last change is before the interval's end qualifies.
+_CHANGED_ORDERS = """
+    select order_id from orders where updated_at >= %(start)s and updated_at < %(end)s
+    union
+    select order_id from order_items where updated_at >= %(start)s and updated_at < %(end)s
+"""
+_ALL_ORDERS = "select order_id from orders where updated_at < %(end)s"
+_SETTLED_ORDERS = """
+    select o.order_id
+    from orders as o
+    where o.order_id in ({changed})
+        and o.updated_at < %(end)s
+        and not exists (
+            select 1 from order_items as later
+            where later.order_id = o.order_id and later.updated_at >= %(end)s
+        )
+"""
+
+
+def _window(full_history: bool, column: str = "updated_at") -> str:
+    if full_history:
+        return f"{column} < %(end)s"
+    return f"{column} >= %(start)s and {column} < %(end)s"
+
 
 def _selection(entity: Entity, full_history: bool) -> sql.Composed:
-    where = "updated_at < %(end)s" if full_history else "updated_at >= %(start)s and updated_at < %(end)s"
+    """The SELECT whose rows form the partition, ordered by the entity's key."""
     columns = sql.SQL(", ").join(sql.Identifier(c) for c in entity.data_column_names)
-    return sql.SQL("select {columns}, %(dt)s::date as dt from {table} where " + where + " order by {key}").format(
-        columns=columns, table=sql.Identifier(entity.name), key=sql.Identifier(entity.key[0])
+    orders = sql.SQL(_SETTLED_ORDERS.format(changed=_ALL_ORDERS if full_history else _CHANGED_ORDERS))
+    if entity == CUSTOMERS:
+        where = sql.SQL(_window(full_history))
+    elif entity == ORDERS:
+        where = sql.SQL("order_id in ({orders})").format(orders=orders)
+    elif entity == ORDER_ITEMS:
+        # The lines of settled orders, plus lines of orders the shop does not have (for the gate).
+        where = sql.SQL(
+            "order_id in ({orders}) or ({window} and not exists "
+            "(select 1 from orders as parent where parent.order_id = order_items.order_id))"
+        ).format(orders=orders, window=sql.SQL(_window(full_history)))
+    else:
+        raise ValueError(f"{entity.qualified_name} is not a shop table")
+    return sql.SQL("select {columns}, %(dt)s::date as dt from {table} where {where} order by {key}").format(
+        columns=columns, table=sql.Identifier(entity.name), where=where, key=sql.Identifier(entity.key[0])
     )
 
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import psycopg2
 
 from shopflow.config import ConfigError
-from shopflow.contracts import ENTITIES
-from shopflow.lake import MANIFEST_FILE, Lake, landing_key, landing_prefix, partition_prefix
+from shopflow.lake import Lake, landing_key, landing_prefix
 
 SIMULATE_SOURCES_ENV = "SHOPFLOW_SIMULATE_SOURCES"
 _TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -71,33 +70,6 @@ def shop_day_ready(shop_dsn: str, dt: date, interval_end: datetime, *, simulated
     if now >= interval_end:
         return Readiness(True, f"the shop's day {dt} closed at {interval_end.astimezone(UTC).isoformat()}")
     return Readiness(False, f"the shop's day {dt} is still open until {interval_end.astimezone(UTC).isoformat()}")
-
-
-def simulation_may_advance(lake: Lake, shop_dsn: str, dt: date) -> Readiness:
-    """The simulator may write `dt` once the shop tables' previous day is extracted.
-
-    A live shop's day D-1 is extracted before day D happens. Extracts select rows by `updated_at`
-    and see only each row's latest version, so a simulator running ahead would move an order into a
-    later day than its lines and the order lines' referential gate would reject the earlier day.
-    """
-    through = simulated_through(shop_dsn)
-    if through is None:
-        return Readiness(True, f"the shop has not been simulated yet: {dt} opens it")
-    if through >= dt:
-        return Readiness(True, f"{dt} is already simulated (through {through}): nothing to write")
-    previous = dt - timedelta(days=1)
-    if through < previous:
-        # Nothing will extract the missing days: let the simulator refuse the gap with its message.
-        return Readiness(True, f"the shop is simulated through {through} only; simulating {dt} will report the gap")
-    shop_entities = [e for e in ENTITIES.values() if e.source == "shop"]
-    missing = [
-        e.qualified_name for e in shop_entities if not lake.list_keys(partition_prefix(e, previous) + MANIFEST_FILE)
-    ]
-    if not missing:
-        return Readiness(True, f"the shop's {previous} is extracted: the simulator may write {dt}")
-    return Readiness(
-        False, f"waiting for ingest_shop to extract {previous} ({', '.join(missing)}) before the shop moves on to {dt}"
-    )
 
 
 def clickstream_day_ready(lake: Lake, dt: date) -> Readiness:

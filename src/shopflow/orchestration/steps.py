@@ -65,16 +65,6 @@ def simulate_day(dt: date) -> dict[str, Any]:
     }
 
 
-def check_simulation_may_advance(dt: date) -> tuple[bool, str]:
-    """Sensor body: (ready, why) for the simulator writing `dt` (the previous day is extracted)."""
-    from shopflow.orchestration.readiness import simulation_may_advance
-    from shopflow.pipeline import open_lake
-
-    settings = load_settings()
-    result = simulation_may_advance(open_lake(settings), settings.shop_dsn, dt)
-    return result.ready, result.reason
-
-
 def check_shop_ready(dt: date, interval_end: datetime) -> tuple[bool, str]:
     """Sensor body: (ready, why) for the shop's day `dt`."""
     from shopflow.orchestration.readiness import shop_day_ready, simulation_enabled, utc_now

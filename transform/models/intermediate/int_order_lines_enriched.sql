@@ -1,6 +1,7 @@
 {#
     Latest state of every order line with its order's attributes, the customer version valid when
-    the order was placed, and the revenue rule. fact_orders selects from here.
+    the order was placed, and the revenue rule. fact_orders selects from here. Lines of an order
+    whose customer is not in the warehouse yet are held back until it is (docs/pipeline.md).
 #}
 
 with
@@ -60,7 +61,10 @@ enriched as (
         on order_items.order_id = orders.order_id
     inner join order_line_changes
         on orders.order_id = order_line_changes.order_id
-    left join customer_versions
+    -- An order whose customer has not been extracted yet (its customer changed after the day the
+    -- order was extracted, and that later day is not loaded yet) waits here until the customer
+    -- arrives; the warn-level relationships test on int_orders_latest counts such orders.
+    inner join customer_versions
         on
             orders.customer_id = customer_versions.customer_id
             and orders.ordered_at >= customer_versions.valid_from
