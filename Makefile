@@ -8,7 +8,7 @@ BIN := .venv/bin
 SHOPFLOW := $(BIN)/shopflow
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-deps services-up services-down services-status env demo transform quality-docs dashboards metabase airflow test test-fast lint format clean
+.PHONY: help setup system-deps services-up services-down services-status env compose-env demo transform quality-docs dashboards metabase airflow test test-fast lint format clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -18,10 +18,11 @@ setup: ## install uv when missing and create .venv from uv.lock (idempotent)
 	@$(UV) sync --frozen --quiet
 	@echo "environment ready: $(BIN) ($$($(BIN)/python --version))"
 
-system-deps: ## Debian packages the tests use (chromium for screenshots, docker-compose to validate the compose file)
+system-deps: ## Debian packages the tests use (chromium for screenshots, docker-compose to validate the compose file, redis-server for the compose rehearsal)
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v docker-compose >/dev/null 2>&1 || missing="$$missing docker-compose"; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages:$$missing (install them as root)"; exit 1; fi; \
 	  echo "installing Debian packages:$$missing"; \
@@ -39,6 +40,9 @@ services-status: ## show whether each service answers
 
 env: ## print export lines for psql / aws-cli / boto3: eval "$$(make -s env)"
 	@$(SHOPFLOW) services env
+
+compose-env: ## write .env for docker compose with fresh random secrets (never overwrites an existing .env)
+	@PYTHONPATH=src $(PYTHON) -m shopflow.deploy.compose_env .env
 
 demo: setup ## the whole pipeline on embedded services: a year of history, the last DAYS days replayed, dbt, dashboards
 	@$(SHOPFLOW) demo $(if $(DAYS),--days $(DAYS)) $(if $(SCALE),--scale $(SCALE))

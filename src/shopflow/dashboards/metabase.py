@@ -618,6 +618,7 @@ def _ensure_dashboard(
     card_ids: dict[str, int],
     collection_id: int,
     existing_id: int | None,
+    public_url: str,
 ) -> Outcome:
     action = "updated"
     if existing_id is None:
@@ -665,7 +666,7 @@ def _ensure_dashboard(
             },
         )
     # Auto-refresh is not stored server-side: the frontend reads it from the URL fragment.
-    url = f"{client.base_url}/dashboard/{existing_id}#refresh={dashboard.auto_refresh_seconds}"
+    url = f"{public_url}/dashboard/{existing_id}#refresh={dashboard.auto_refresh_seconds}"
     return Outcome("dashboard", dashboard.title, existing_id, action, url)
 
 
@@ -685,8 +686,13 @@ def provision(
     site_name: str = DEFAULT_SITE_NAME,
     timeout: float = 30.0,
     ready_timeout: float = DEFAULT_READY_TIMEOUT,
+    public_url: str | None = None,
 ) -> ProvisionReport:
-    """Wait for Metabase, then create or update the warehouse database, collection, cards and dashboards."""
+    """Wait for Metabase, then create or update the warehouse database, collection, cards and dashboards.
+
+    `public_url` is where people open Metabase when it differs from `metabase_url` (a container
+    reaching it by service name); the report's URLs use it.
+    """
     dashboards = definitions if isinstance(definitions, list) else load_dashboards(Path(definitions))
     if not admin_email or not admin_password:
         raise MetabaseError("set METABASE_ADMIN_EMAIL and METABASE_ADMIN_PASSWORD to provision Metabase")
@@ -696,7 +702,8 @@ def provision(
     setup_performed = _login(client, admin_email, admin_password, site_name)
     database = _ensure_database(client, database_name, warehouse)
     collection = _ensure_collection(client, collection_name)
-    report = ProvisionReport(client.base_url, setup_performed, database, collection)
+    shown_url = (public_url or client.base_url).rstrip("/")
+    report = ProvisionReport(shown_url, setup_performed, database, collection)
     items = _collection_items(client, collection.id, report)
     card_ids: dict[str, int] = {}
     for card in all_cards(dashboards):
@@ -705,7 +712,9 @@ def provision(
         report.cards.append(outcome)
     for dashboard in dashboards:
         report.dashboards.append(
-            _ensure_dashboard(client, dashboard, card_ids, collection.id, items["dashboard"].get(dashboard.title))
+            _ensure_dashboard(
+                client, dashboard, card_ids, collection.id, items["dashboard"].get(dashboard.title), shown_url
+            )
         )
     return report
 
@@ -771,4 +780,5 @@ def provision_from_env(
         collection_name=env.get("METABASE_COLLECTION") or DEFAULT_COLLECTION,
         database_name=env.get("METABASE_DB_DISPLAY_NAME") or DEFAULT_DATABASE_NAME,
         ready_timeout=_ready_timeout_from_env(env),
+        public_url=env.get("METABASE_PUBLIC_URL") or None,
     )
