@@ -18,11 +18,10 @@ setup: ## install uv when missing and create .venv from uv.lock (idempotent)
 	@$(UV) sync --frozen --quiet
 	@echo "environment ready: $(BIN) ($$($(BIN)/python --version))"
 
-system-deps: ## Debian packages the tests use (chromium for screenshots, docker-compose to validate the compose file, redis-server for the compose rehearsal)
+system-deps: ## Debian packages the tests use (chromium for screenshots, docker-compose to validate the compose file)
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v docker-compose >/dev/null 2>&1 || missing="$$missing docker-compose"; \
-	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages:$$missing (install them as root)"; exit 1; fi; \
 	  echo "installing Debian packages:$$missing"; \
