@@ -514,3 +514,19 @@ def test_every_request_provisioning_sends_is_accepted_by_the_strict_double(doubl
     run(double)
     run(double)
     assert errors_of(double) == []
+
+
+def test_public_url_is_what_the_report_shows(double):
+    env = {
+        "METABASE_URL": double.url,
+        "METABASE_PUBLIC_URL": "http://127.0.0.1:13000/",
+        "METABASE_ADMIN_EMAIL": ADMIN[0],
+        "METABASE_ADMIN_PASSWORD": ADMIN[1],
+        "METABASE_DB_PASSWORD": "s3cret-reader",
+        "METABASE_READY_TIMEOUT": "5",
+    }
+    report = provision_from_env("postgresql://owner:pw@127.0.0.1:55432/warehouse", DASHBOARDS, env)
+    assert report.metabase_url == "http://127.0.0.1:13000"
+    assert all(d.url.startswith("http://127.0.0.1:13000/dashboard/") for d in report.dashboards)
+    with pytest.raises(MetabaseError, match="METABASE_READY_TIMEOUT='soon'"):
+        provision_from_env("postgresql://o:p@h:5432/w", DASHBOARDS, {**env, "METABASE_READY_TIMEOUT": "soon"})
