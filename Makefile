@@ -8,7 +8,7 @@ BIN := .venv/bin
 SHOPFLOW := $(BIN)/shopflow
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-deps services-up services-down services-status env demo transform quality-docs dashboards metabase airflow test test-fast lint format clean
+.PHONY: help setup system-deps services-up services-down services-status env compose-env demo transform quality-docs dashboards metabase airflow test test-fast lint format clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ services-status: ## show whether each service answers
 
 env: ## print export lines for psql / aws-cli / boto3: eval "$$(make -s env)"
 	@$(SHOPFLOW) services env
+
+compose-env: ## write .env for docker compose with fresh random secrets (never overwrites an existing .env)
+	@PYTHONPATH=src $(PYTHON) -m shopflow.deploy.compose_env .env
 
 demo: setup ## the whole pipeline on embedded services: a year of history, the last DAYS days replayed, dbt, dashboards
 	@$(SHOPFLOW) demo $(if $(DAYS),--days $(DAYS)) $(if $(SCALE),--scale $(SCALE))

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
+from pathlib import Path
 
 import pytest
 import requests
 
 from shopflow.dashboards.definitions import DEFAULT_ROOT, all_cards, load_dashboards
 from shopflow.dashboards.metabase import (
+    DEFAULT_METABASE_URL,
     MetabaseAuthError,
+    MetabaseClient,
     MetabaseError,
     MetabaseUnreachable,
     WarehouseConnection,
@@ -20,6 +24,7 @@ from shopflow.dashboards.metabase import (
     provision,
     provision_from_env,
     visualization_settings,
+    wait_until_ready,
     warehouse_connection_from_env,
 )
 from tests.metabase_double import MetabaseDouble
@@ -37,7 +42,11 @@ def double():
 
 
 def run(mb: MetabaseDouble, definitions=DEFAULT_ROOT, password: str = ADMIN[1]):
-    return provision(mb.url, ADMIN[0], password, WAREHOUSE, definitions)
+    return provision(mb.url, ADMIN[0], password, WAREHOUSE, definitions, ready_timeout=5)
+
+
+def errors_of(mb: MetabaseDouble) -> list[tuple[str, str, int]]:
+    return [(r.method, r.path, r.status) for r in mb.requests if r.status >= 400]
 
 
 # --- provisioning ----------------------------------------------------------------------------------
@@ -194,7 +203,7 @@ def test_unreachable_metabase_names_the_url():
         port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}"  # bound then closed: nothing listens there
     with pytest.raises(MetabaseUnreachable) as info:
-        provision(url, *ADMIN, WAREHOUSE, DASHBOARDS, timeout=5)
+        provision(url, *ADMIN, WAREHOUSE, DASHBOARDS, timeout=5, ready_timeout=0)
     assert url in str(info.value)
     assert "METABASE_URL" in str(info.value)
 
@@ -317,8 +326,9 @@ def test_double_rejects_what_metabase_rejects(double):
     assert removed.status_code == 404
     missing = requests.post(f"{base}/api/card", json={"name": "x", "dataset_query": {}}, headers=headers, timeout=5)
     assert missing.status_code == 400 and "display" in missing.json()["errors"]
+    # The token is checked before "a user exists": a stale token is a 400, not a 403.
     setup_again = requests.post(f"{base}/api/setup", json={"token": "wrong"}, timeout=5)
-    assert setup_again.status_code == 403
+    assert setup_again.status_code == 400 and "token" in setup_again.json()["errors"]
     legacy = requests.get(f"{base}/api/card/1", params={"legacy-mbql": "true"}, headers=headers, timeout=5)
     assert legacy.json()["dataset_query"]["type"] == "native"
 
@@ -330,7 +340,7 @@ def test_double_dashcards_put_replaces_the_list(double):
     session = requests.post(f"{double.url}/api/session", json={"username": ADMIN[0], "password": ADMIN[1]}, timeout=5)
     answer = requests.put(
         f"{double.url}/api/dashboard/{dashboard_id}",
-        json={"dashcards": [{k: keep[k] for k in ("id", "card_id", "row", "col", "size_x", "size_y")}]},
+        json={"dashcards": [{k: keep[k] for k in ("id", "card_id", "row", "col", "size_x", "size_y")}], "tabs": []},
         headers={"X-Metabase-Session": session.json()["id"]},
         timeout=5,
     )
@@ -347,3 +357,176 @@ def test_double_rejects_a_wrong_setup_token():
         )
     assert answer.status_code == 400
     assert answer.json()["errors"]["token"] == "Token does not match the setup token."
+
+
+def session_headers(mb: MetabaseDouble) -> dict[str, str]:
+    answer = requests.post(f"{mb.url}/api/session", json={"username": ADMIN[0], "password": ADMIN[1]}, timeout=5)
+    return {"X-Metabase-Session": answer.json()["id"]}
+
+
+# --- the known defects, fixed ----------------------------------------------------------------------
+
+
+def test_dashboard_tabs_survive_an_update(double, tmp_path):
+    root = tmp_path / "metabase"
+    shutil.copytree(DEFAULT_ROOT, root)
+    run(double, root)
+    (traffic,) = [d for d in double.dashboards.values() if d["name"] == "Traffic"]
+    tab_id = double.add_tab(traffic["id"], "Overview")
+    path = root / "dashboards" / "traffic.yml"
+    path.write_text(
+        path.read_text().replace(
+            "{card: customer_segment_history, row: 14, col: 0, size_x: 24, size_y: 6}",
+            "{card: customer_segment_history, row: 20, col: 0, size_x: 24, size_y: 8}",
+        )
+    )
+    double.clear_requests()
+    run(double, root)
+    (put,) = double.calls("PUT", rf"/api/dashboard/{traffic['id']}")
+    assert put.body["tabs"] == [{"id": tab_id, "name": "Overview"}]
+    stored = double.dashboards[traffic["id"]]
+    assert [t["id"] for t in stored["tabs"]] == [tab_id]
+    assert {d["dashboard_tab_id"] for d in stored["dashcards"]} == {tab_id}
+    assert double.stranded_dashcards() == []
+    assert errors_of(double) == []
+
+
+def test_double_strands_dashcards_when_tabs_are_omitted(double):
+    # What Metabase does to a PUT that leaves `tabs` out: the tabs go, the dashcards point nowhere.
+    run(double)
+    dashboard_id, dashboard = next(iter(double.dashboards.items()))
+    tab_id = double.add_tab(dashboard_id, "Only tab")
+    cards = [
+        {k: d[k] for k in ("id", "card_id", "row", "col", "size_x", "size_y", "dashboard_tab_id")}
+        for d in dashboard["dashcards"]
+    ]
+    headers = session_headers(double)
+    without_tab = [{k: v for k, v in c.items() if k != "dashboard_tab_id"} for c in cards]
+    refused = requests.put(
+        f"{double.url}/api/dashboard/{dashboard_id}", json={"dashcards": without_tab}, headers=headers, timeout=5
+    )
+    assert refused.status_code == 400 and "tab" in refused.json()["message"]
+    answer = requests.put(
+        f"{double.url}/api/dashboard/{dashboard_id}", json={"dashcards": cards}, headers=headers, timeout=5
+    )
+    assert answer.status_code == 200
+    assert double.dashboards[dashboard_id]["tabs"] == []
+    assert {d["dashboard_tab_id"] for d in double.stranded_dashcards()} == {tab_id}
+
+
+@pytest.mark.parametrize("clears_token", [True, False], ids=["token-cleared", "token-kept"])
+def test_setup_raced_by_another_process_logs_in(clears_token):
+    with MetabaseDouble(clear_token_on_setup=clears_token) as mb:
+        mb.race_setup_after_next_properties(*ADMIN)
+        report = run(mb)
+        (setup,) = mb.calls("POST", r"/api/setup")
+        # 0.61.4+ clears the token, so the late setup fails the token check (400); before, 403.
+        assert setup.status == (400 if clears_token else 403)
+        assert not report.setup_performed
+        assert len(mb.calls("POST", r"/api/session")) == 1
+        assert len(mb.cards) == 21
+
+
+def test_unreachable_warehouse_at_sync_is_a_clear_error(double):
+    run(double)
+    double.connection_check = lambda details: f"Connection refused: {details['host']}:{details['port']}"
+    double.clear_requests()
+    with pytest.raises(MetabaseError) as info:
+        run(double)
+    (sync,) = double.calls("POST", r"/api/database/\d+/sync_schema")
+    assert sync.status == 422
+    message = str(info.value)
+    assert "metabase_reader@warehouse.internal:5432/warehouse" in message
+    assert "Connection refused" in message
+
+
+def test_blank_card_description_is_refused_before_any_request(double, tmp_path):
+    root = tmp_path / "metabase"
+    shutil.copytree(DEFAULT_ROOT, root)
+    path = root / "cards" / "traffic" / "device_types.yml"
+    path.write_text(path.read_text().replace("description: Distinct sessions per device type.", 'description: " "'))
+    with pytest.raises(MetabaseError) as info:
+        run(double, root)
+    assert str(path) in str(info.value) and "blank card description" in str(info.value)
+    assert double.requests == []
+
+
+def test_double_refuses_a_blank_description_and_undeclared_keys(double):
+    run(double)
+    headers = session_headers(double)
+    (card,) = [c for c in double.cards.values() if c["name"] == "Total orders"]
+    body = {
+        "name": "x",
+        "display": "scalar",
+        "visualization_settings": {},
+        "dataset_query": {"type": "native", "native": {"query": "select 1"}, "database": card["database_id"]},
+    }
+    blank = requests.post(f"{double.url}/api/card", json={**body, "description": "  "}, headers=headers, timeout=5)
+    assert blank.status_code == 400 and "description" in blank.json()["errors"]
+    extra = requests.post(f"{double.url}/api/card", json={**body, "color": "#fff"}, headers=headers, timeout=5)
+    assert extra.status_code == 400 and "color" in extra.json()["errors"]
+    assert requests.post(f"{double.url}/api/card", json=body, headers=headers, timeout=5).status_code == 200
+
+
+def test_pie_slices_keep_the_yaml_order_and_colours():
+    donut = visualization_settings(CARDS["customer_analytics/value_segments"])
+    assert "pie.colors" not in donut  # legacy: read by Metabase, never written
+    assert donut["pie.sort_rows"] is False
+    assert [(r["key"], r["color"]) for r in donut["pie.rows"]] == [
+        ("VIP", "#7172AD"),
+        ("High", "#509EE3"),
+        ("Medium", "#88BF4D"),
+        ("Low", "#C7D0D9"),
+    ]
+    assert all(r["enabled"] and not r["hidden"] and not r["defaultColor"] for r in donut["pie.rows"])
+    devices = visualization_settings(CARDS["traffic/device_types"])
+    assert devices["pie.sort_rows"] is True and "pie.rows" not in devices
+
+
+def test_provisioning_waits_for_metabase_to_start():
+    with MetabaseDouble(initializing_polls=2) as mb:
+        client = MetabaseClient(mb.url)
+        wait_until_ready(client, timeout=10, interval=0.01)
+        assert [r.status for r in mb.calls("GET", r"/api/health")] == [503, 503, 200]
+        report = run(mb)
+    assert len(report.cards) == 21
+
+
+def test_metabase_that_never_starts_is_a_clear_error():
+    now = [0.0]
+    with MetabaseDouble(initializing_polls=1000) as mb:
+        client = MetabaseClient(mb.url)
+        with pytest.raises(MetabaseUnreachable) as info:
+            wait_until_ready(
+                client, timeout=30, interval=10, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s)
+            )
+        assert len(mb.calls("GET", r"/api/health")) == 4  # at 0, 10, 20 and 30 s
+    assert "not ready after 30 s" in str(info.value) and "initializing" in str(info.value)
+
+
+def test_default_metabase_url_is_the_port_compose_publishes():
+    compose = (Path(__file__).resolve().parents[1] / "docker-compose.yml").read_text()
+    port = re.search(r"127\.0\.0\.1:\$\{METABASE_HOST_PORT:-(\d+)\}:3000", compose).group(1)
+    assert f"http://127.0.0.1:{port}" == DEFAULT_METABASE_URL
+
+
+def test_every_request_provisioning_sends_is_accepted_by_the_strict_double(double):
+    run(double)
+    run(double)
+    assert errors_of(double) == []
+
+
+def test_public_url_is_what_the_report_shows(double):
+    env = {
+        "METABASE_URL": double.url,
+        "METABASE_PUBLIC_URL": "http://127.0.0.1:13000/",
+        "METABASE_ADMIN_EMAIL": ADMIN[0],
+        "METABASE_ADMIN_PASSWORD": ADMIN[1],
+        "METABASE_DB_PASSWORD": "s3cret-reader",
+        "METABASE_READY_TIMEOUT": "5",
+    }
+    report = provision_from_env("postgresql://owner:pw@127.0.0.1:55432/warehouse", DASHBOARDS, env)
+    assert report.metabase_url == "http://127.0.0.1:13000"
+    assert all(d.url.startswith("http://127.0.0.1:13000/dashboard/") for d in report.dashboards)
+    with pytest.raises(MetabaseError, match="METABASE_READY_TIMEOUT='soon'"):
+        provision_from_env("postgresql://o:p@h:5432/w", DASHBOARDS, {**env, "METABASE_READY_TIMEOUT": "soon"})

@@ -54,13 +54,20 @@ def render(
 @metabase_app.command("provision")
 def provision() -> None:
     """Set up Metabase (first run), the warehouse connection, collection, cards and dashboards; idempotent."""
+    import os
+
     from shopflow.dashboards import MetabaseError, provision_from_env
 
     register_known_error(MetabaseError)
     cfg = settings()
-    with clean_errors(), console.status("provisioning Metabase..."):
+    with clean_errors(), console.status("waiting for Metabase, then provisioning..."):
         report = provision_from_env(cfg.warehouse_dsn)
     console.print(report.summary())
+    email = os.environ.get("METABASE_ADMIN_EMAIL", "")
+    console.print(
+        f"Metabase is ready: open {report.metabase_url} and log in as {email} "
+        "(password: METABASE_ADMIN_PASSWORD, in .env for the compose stack)"
+    )
 
 
 @metabase_app.command("readonly-role")

@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 from shopflow.config import PROJECT_ROOT
 
 DEFAULT_ROOT = PROJECT_ROOT / "metabase"
-GRID_COLUMNS = 24  # Metabase's dashboard grid is 24 columns wide (METABASE-API.md, "Dashboards").
+GRID_COLUMNS = 24  # Metabase's dashboard grid (GRID_WIDTH in its frontend/src/metabase/lib/dashboard_grid).
 
 VISUALIZATIONS = ("scalar", "line", "bar", "row", "pie", "donut", "table", "bubble", "funnel")
 FORMATS = ("currency", "percent", "number", "date", "text")

@@ -1,16 +1,17 @@
 """Provision the dashboards into Metabase through its REST API, idempotently.
 
-Every endpoint, payload and response shape used here is taken from METABASE-API.md (the project's
-notes read from Metabase's source, open-source edition 0.55-0.62); the section is cited where the
-behaviour depends on it. No Metabase server runs in this environment: the code is tested against
-`tests/metabase_double.py`, a strict local double built from the same notes (docs/dashboards.md
-lists what is and is not verified against a live Metabase).
+Every call was checked against Metabase's own source (github.com/metabase/metabase, the
+`api.macros/defendpoint` definitions of the 0.57+ tree the pinned image v0.62.6 belongs to): the
+file that defines each endpoint is named next to the call, paths relative to that repository. No
+Metabase server runs where this is built: the code is tested against `tests/metabase_double.py`, a
+strict local double of the same endpoints (docs/dashboards.md lists what is and is not verified).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,10 +32,16 @@ from shopflow.dashboards.definitions import (
 DEFAULT_COLLECTION = "Shopflow"
 DEFAULT_DATABASE_NAME = "Shopflow warehouse"
 DEFAULT_SITE_NAME = "Shopflow"
-SESSION_HEADER = "X-Metabase-Session"  # METABASE-API.md, "General"
+# The compose file publishes Metabase on 127.0.0.1:13000 (METABASE_HOST_PORT); from the host that is
+# where it answers. Inside the compose network METABASE_URL is set to http://metabase:3000.
+DEFAULT_METABASE_URL = "http://127.0.0.1:13000"
+# src/metabase/server/middleware/session.clj reads the session id from this header.
+SESSION_HEADER = "X-Metabase-Session"
+# Metabase needs minutes to migrate its application database on first start.
+DEFAULT_READY_TIMEOUT = 600.0
 
 # Card `display` per YAML visualization. Metabase's pie chart is drawn as a donut, so both map to
-# "pie"; a bubble chart is Metabase's scatter with a bubble-size column (METABASE-API.md, "Cards").
+# "pie"; a bubble chart is Metabase's scatter with a bubble-size column.
 DISPLAY = {
     "scalar": "scalar",
     "line": "line",
@@ -53,7 +60,7 @@ class MetabaseError(RuntimeError):
 
 
 class MetabaseUnreachable(MetabaseError):
-    """No HTTP answer from the Metabase URL."""
+    """No HTTP answer from the Metabase URL, or it never became ready."""
 
 
 class MetabaseAuthError(MetabaseError):
@@ -81,7 +88,7 @@ class WarehouseConnection:
     ssl: bool = False
 
     def details(self) -> dict[str, Any]:
-        """The `details` object of POST /api/database (METABASE-API.md, "Databases")."""
+        """The `details` object of POST /api/database (the postgres driver's connection properties)."""
         return {
             "host": self.host,
             "port": self.port,
@@ -192,7 +199,7 @@ class MetabaseClient:
 
 
 def _describe(payload: Any) -> str:
-    """A short text for an error body: `errors` fields first (METABASE-API.md, "General")."""
+    """A short text for an error body: the per-field `errors` of a schema failure first."""
     if isinstance(payload, dict):
         if isinstance(payload.get("errors"), dict):
             return "; ".join(f"{k}: {v}" for k, v in payload["errors"].items())
@@ -203,10 +210,13 @@ def _describe(payload: Any) -> str:
 
 
 # --- mapping of the YAML definitions to Metabase payloads ------------------------------------------
+# Setting keys are those the frontend reads (frontend/src/metabase/visualizations/): result columns are
+# referred to by NAME, as Metabase does for native questions.
 
 
 def column_key(name: str) -> str:
     """Metabase's key for a result column in column_settings / tooltip settings: ["name","COL"]."""
+    # frontend/src/metabase/visualizations/lib/settings/column.ts keys column_settings this way.
     return json.dumps(["name", name], separators=(",", ":"))
 
 
@@ -232,16 +242,39 @@ def _column_settings(column: Column) -> dict[str, Any]:
     return settings
 
 
+def _pie_rows(card: Card) -> list[dict[str, Any]]:
+    """`pie.rows` for slices whose order and colour the YAML fixes (value_colors, in YAML order)."""
+    # frontend/src/metabase/visualizations/shared/settings/pie.ts (getPieRows): with
+    # `pie.sort_rows` false, saved rows keep their order and colour; values not listed are appended
+    # sorted by size. A row's key is the dimension value as a string.
+    return [
+        {
+            "key": value,
+            "name": value,
+            "originalName": value,
+            "color": color,
+            "defaultColor": False,
+            "enabled": True,
+            "hidden": False,
+            "isOther": False,
+        }
+        for value, color in card.value_colors.items()
+    ]
+
+
 def visualization_settings(card: Card) -> dict[str, Any]:
-    """The card's visualization_settings, keyed by result column names (METABASE-API.md, "Cards")."""
+    """The card's visualization_settings, keyed by result column names."""
     vs: dict[str, Any] = {"column_settings": {column_key(c.name): _column_settings(c) for c in card.columns}}
     viz = card.visualization
     if viz == "scalar":
+        # frontend/src/metabase/visualizations/visualizations/Scalar/: `scalar.field`. The Trend
+        # display (smartscalar) reads the date and value columns from the query's result itself.
         vs["scalar.field"] = card.value
         if card.trend_period:
             vs["graph.dimensions"] = [card.trend_period]
             vs["graph.metrics"] = [card.value]
     elif viz in ("line", "bar", "row"):
+        # frontend/src/metabase/visualizations/shared/settings/cartesian-chart.ts and series.ts
         dim = card.column(card.dimension)
         vs["graph.dimensions"] = [dim.name]
         vs["graph.metrics"] = list(card.metrics)
@@ -255,17 +288,26 @@ def visualization_settings(card: Card) -> dict[str, Any]:
             for name in card.metrics
         }
     elif viz in ("pie", "donut"):
+        # frontend/src/metabase/visualizations/shared/settings/pie.ts: `pie.colors` is legacy (read,
+        # never written); slices are sorted by size unless `pie.sort_rows` is false, and then the
+        # order and colours come from `pie.rows`.
         vs["pie.dimension"] = card.dimension
         vs["pie.metric"] = card.metrics[0]
         vs["pie.show_legend"] = True
         vs["pie.show_total"] = True
         vs["pie.percent_visibility"] = "inside"
         if card.value_colors:
-            vs["pie.colors"] = dict(card.value_colors)
+            vs["pie.sort_rows"] = False
+            vs["pie.rows"] = _pie_rows(card)
+        else:
+            vs["pie.sort_rows"] = True
     elif viz == "funnel":
+        # frontend/src/metabase/visualizations/visualizations/Funnel/: funnel.dimension / funnel.metric
         vs["funnel.dimension"] = card.dimension
         vs["funnel.metric"] = card.metrics[0]
     elif viz == "bubble":
+        # shared/settings/cartesian-chart.ts (as above): a scatter's x is graph.dimensions, its y
+        # graph.metrics and its bubble size scatter.bubble.
         vs["graph.dimensions"] = [card.x]
         vs["graph.metrics"] = [card.y]
         vs["scatter.bubble"] = card.size
@@ -275,6 +317,8 @@ def visualization_settings(card: Card) -> dict[str, Any]:
         # Extra tooltip columns are stored as column keys, as Metabase's own frontend does.
         vs["graph.tooltip_columns"] = [column_key(n) for n in (card.label, *card.tooltip)]
     elif viz == "table":
+        # frontend/src/metabase/visualizations/visualizations/Table/: table.columns and
+        # table.column_formatting rules ("single" colour when the value equals).
         vs["table.columns"] = [{"name": c.name, "enabled": True} for c in card.columns]
         if card.value_colors:
             vs["table.column_formatting"] = [
@@ -298,9 +342,20 @@ def display_of(card: Card) -> str:
     return DISPLAY[card.visualization]
 
 
+def check_definitions(dashboards: list[Dashboard]) -> None:
+    """Refuse, before any request, what Metabase would reject part-way through provisioning."""
+    # src/metabase/queries/api/card.clj, CardCreateSchema: `description` is [:maybe NonBlankString].
+    blank = [str(card.yml_path) for card in all_cards(dashboards) if not card.description.strip()]
+    if blank:
+        raise MetabaseError(
+            "Metabase rejects a blank card description; give these cards a description: " + ", ".join(blank)
+        )
+
+
 def card_payload(card: Card, database_id: int, collection_id: int) -> dict[str, Any]:
     """POST/PUT /api/card body: a native SQL question in the legacy query form."""
-    # The legacy native form is accepted by every version in range (METABASE-API.md, "Cards").
+    # src/metabase/queries/api/card.clj, CardCreateSchema / CardUpdateSchema: every key here is
+    # declared there. The server normalises the legacy native query (lib-be/normalize-query).
     return {
         "name": card.title,
         "description": card.description,
@@ -318,7 +373,7 @@ def card_payload(card: Card, database_id: int, collection_id: int) -> dict[str, 
 
 def native_sql(dataset_query: Mapping[str, Any]) -> tuple[str | None, Any]:
     """(SQL, database id) of a card's dataset_query in either the legacy or the MBQL 5 shape."""
-    # From 0.57 cards come back as MBQL 5 (METABASE-API.md, "Cards"): compare both shapes.
+    # From 0.57 cards are stored and returned as MBQL 5 ("stages"): compare both shapes.
     if isinstance(dataset_query.get("native"), Mapping):
         return dataset_query["native"].get("query"), dataset_query.get("database")
     stages = dataset_query.get("stages")
@@ -338,9 +393,52 @@ def card_differs(existing: Mapping[str, Any], payload: Mapping[str, Any]) -> boo
 # --- provisioning ----------------------------------------------------------------------------------
 
 
+def wait_until_ready(
+    client: MetabaseClient,
+    timeout: float = DEFAULT_READY_TIMEOUT,
+    *,
+    interval: float = 2.0,
+    clock: Any = time.monotonic,
+    sleep: Any = time.sleep,
+) -> None:
+    """Poll GET /api/health until Metabase answers 200 {"status": "ok"}; give up after `timeout` s."""
+    # src/metabase/server/routes.clj (health-handler): 503 {"status": "initializing", "progress": p}
+    # while Metabase starts (every other /api route answers 503 too), 200 {"status": "ok"} when ready.
+    deadline = clock() + timeout
+    last = "no answer yet"
+    while True:
+        try:
+            client.request("GET", "/api/health", auth=False)
+            return
+        except MetabaseUnreachable as exc:
+            last = str(exc)
+        except MetabaseAPIError as exc:
+            if exc.status not in (502, 503, 504):
+                raise
+            last = f"HTTP {exc.status}: {_describe(exc.body)}"
+        if clock() + interval > deadline:
+            raise MetabaseUnreachable(
+                f"Metabase at {client.base_url} was not ready after {timeout:g} s (GET /api/health; last: "
+                f"{last}). Is it running, and is METABASE_URL right?"
+            )
+        sleep(interval)
+
+
+def _setup_raced(exc: MetabaseAPIError) -> bool:
+    """True when POST /api/setup failed because another process finished the setup first."""
+    # src/metabase/setup/api.clj: the token is checked by the request schema BEFORE the handler's
+    # "a user currently exists" 403, and a finished setup clears or replaces the token, so a setup
+    # racing another one answers 400 {"errors": {"token": ...}} as often as 403.
+    if exc.status == 403:
+        return True
+    errors = exc.body.get("errors") if isinstance(exc.body, dict) else None
+    return exc.status == 400 and isinstance(errors, dict) and "token" in errors
+
+
 def _login(client: MetabaseClient, email: str, password: str, site_name: str) -> bool:
     """Log in, doing the first-run setup when no user exists; return True when setup was done."""
-    # METABASE-API.md, "First run": setup is done iff has-user-setup is true, never judged by the token.
+    # src/metabase/session/api.clj, GET /api/session/properties (public settings): setup is done iff
+    # `has-user-setup` is true; the `setup-token` is not a signal (versions differ in when they clear it).
     props = client.request("GET", "/api/session/properties", auth=False)
     if not isinstance(props, dict):
         raise MetabaseError(
@@ -354,6 +452,8 @@ def _login(client: MetabaseClient, email: str, password: str, site_name: str) ->
                 f"Metabase at {client.base_url} has no admin user yet but publishes no setup-token; "
                 "finish its setup in the browser, then run provisioning again"
             )
+        # src/metabase/setup/api.clj, POST /api/setup: token, user {email, password, first_name,
+        # last_name}, prefs {site_name, site_locale}; answers {"id": <session id>}.
         body = {
             "token": token,
             "user": {"email": email, "password": password, "first_name": "Shopflow", "last_name": "Admin"},
@@ -362,13 +462,15 @@ def _login(client: MetabaseClient, email: str, password: str, site_name: str) ->
         try:
             answer = client.request("POST", "/api/setup", body=body, auth=False)
         except MetabaseAPIError as exc:
-            if exc.status != 403:  # 403: another process finished setup first; log in instead
+            if not _setup_raced(exc):
                 raise MetabaseError(
                     f"first-run setup of Metabase at {client.base_url} failed: {_describe(exc.body)}"
                 ) from exc
         else:
             client.token = answer["id"]
             return True
+    # src/metabase/session/api.clj, POST /api/session: {username, password} -> {"id": <session id>};
+    # 401 with {"errors": {"password": ...}} (or {"username": "Too many attempts!..."} when throttled).
     try:
         answer = client.request("POST", "/api/session", body={"username": email, "password": password}, auth=False)
     except MetabaseAPIError as exc:
@@ -382,32 +484,42 @@ def _login(client: MetabaseClient, email: str, password: str, site_name: str) ->
     return False
 
 
+def _warehouse_refused(client: MetabaseClient, warehouse: WarehouseConnection, exc: MetabaseAPIError) -> MetabaseError:
+    where = f"{warehouse.user}@{warehouse.host}:{warehouse.port}/{warehouse.dbname}"
+    return MetabaseError(
+        f"Metabase at {client.base_url} could not connect to the warehouse as {where}: "
+        f"{_describe(exc.body)}. Metabase connects from its own network: check "
+        "METABASE_DB_HOST/METABASE_DB_PORT and the read-only role's password."
+    )
+
+
 def _ensure_database(client: MetabaseClient, name: str, warehouse: WarehouseConnection) -> Outcome:
+    # src/metabase/warehouses_rest/api.clj: GET /api/database answers {"data": [...], "total": N};
+    # POST /api/database {name, engine, details} and PUT /api/database/:id test the connection
+    # synchronously (PUT only when the details change) and answer 400 when it fails.
     body = {"name": name, "engine": "postgres", "details": warehouse.details()}
     listing = client.request("GET", "/api/database")
-    # METABASE-API.md, "Databases": {"data": [...], "total": N}, not a bare list.
     databases = listing["data"] if isinstance(listing, dict) else listing
     match = next((d for d in databases if d.get("name") == name), None)
-    where = f"{warehouse.user}@{warehouse.host}:{warehouse.port}/{warehouse.dbname}"
     try:
         if match is None:
             created = client.request("POST", "/api/database", body=body)
             return Outcome("database", name, created["id"], "created")
         client.request("PUT", f"/api/database/{match['id']}", body=body)
+        # A warehouse rebuilt since the last run may have new tables: ask for a schema sync. The same
+        # file's POST /api/database/:id/sync_schema tests the connection first and answers 422 when
+        # Metabase cannot connect (the PUT above tests nothing when the details did not change).
+        client.request("POST", f"/api/database/{match['id']}/sync_schema")
     except MetabaseAPIError as exc:
-        if exc.status == 400:  # the connection is tested synchronously (METABASE-API.md)
-            raise MetabaseError(
-                f"Metabase at {client.base_url} could not connect to the warehouse as {where}: "
-                f"{_describe(exc.body)}. Metabase connects from its own network: check "
-                "METABASE_DB_HOST/METABASE_DB_PORT and the read-only role's password."
-            ) from exc
+        if exc.status in (400, 422):
+            raise _warehouse_refused(client, warehouse, exc) from exc
         raise
-    # A warehouse rebuilt since the last run may have new tables: ask for a schema sync.
-    client.request("POST", f"/api/database/{match['id']}/sync_schema")
     return Outcome("database", name, match["id"], "updated")
 
 
 def _ensure_collection(client: MetabaseClient, name: str) -> Outcome:
+    # src/metabase/collections/api.clj: GET /api/collection is a bare array (the root first);
+    # POST /api/collection {name, description, parent_id}.
     collections = client.request("GET", "/api/collection")
     for collection in collections:
         top_level = collection.get("location", "/") == "/"
@@ -422,6 +534,8 @@ def _ensure_collection(client: MetabaseClient, name: str) -> Outcome:
 
 
 def _collection_items(client: MetabaseClient, collection_id: int, report: ProvisionReport) -> dict[str, dict[str, int]]:
+    # src/metabase/collections/api.clj, GET /api/collection/:id/items?models=card&models=dashboard:
+    # {"data": [{id, name, model, ...}], "total": N, ...}.
     answer = client.request(
         "GET",
         f"/api/collection/{collection_id}/items",
@@ -445,6 +559,8 @@ def _collection_items(client: MetabaseClient, collection_id: int, report: Provis
 def _ensure_card(
     client: MetabaseClient, card: Card, database_id: int, collection_id: int, existing_id: int | None
 ) -> Outcome:
+    # src/metabase/queries/api/card.clj: POST /api/card (CardCreateSchema), GET /api/card/:id,
+    # PUT /api/card/:id (CardUpdateSchema, which also declares `archived`).
     payload = card_payload(card, database_id, collection_id)
     if existing_id is None:
         created = client.request("POST", "/api/card", body=payload)
@@ -459,8 +575,8 @@ def _ensure_card(
 def _dashcards(
     dashboard: Dashboard, card_ids: dict[str, int], current: list[dict[str, Any]], tab_id: Any
 ) -> list[dict[str, Any]]:
-    # METABASE-API.md, "Dashboards": one PUT with the complete list; existing dashcards keep their
-    # id, new ones get unique negative ids; omitted ones are deleted.
+    # src/metabase/dashboards/api.clj (UpdatedDashboardCard): the list replaces every dashcard;
+    # existing ones keep their id, new ones get unique negative ids, omitted ones are deleted.
     reusable: dict[int, list[int]] = {}
     for dashcard in current:
         reusable.setdefault(dashcard.get("card_id"), []).append(dashcard["id"])
@@ -490,7 +606,10 @@ def _dashcards(
 
 
 def _layout_of(dashcards: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    return sorted((d.get("card_id"), d.get("row"), d.get("col"), d.get("size_x"), d.get("size_y")) for d in dashcards)
+    return sorted(
+        (d.get("card_id"), d.get("row"), d.get("col"), d.get("size_x"), d.get("size_y"), d.get("dashboard_tab_id"))
+        for d in dashcards
+    )
 
 
 def _ensure_dashboard(
@@ -499,9 +618,12 @@ def _ensure_dashboard(
     card_ids: dict[str, int],
     collection_id: int,
     existing_id: int | None,
+    public_url: str,
 ) -> Outcome:
     action = "updated"
     if existing_id is None:
+        # src/metabase/dashboards/api.clj, POST /api/dashboard {name, description, collection_id}:
+        # it cannot add cards.
         created = client.request(
             "POST",
             "/api/dashboard",
@@ -514,8 +636,11 @@ def _ensure_dashboard(
         existing_id, action = created["id"], "created"
     current = client.request("GET", f"/api/dashboard/{existing_id}")
     current_cards = current.get("dashcards") or []
-    tabs = current.get("tabs") or []
-    # With tabs every dashcard needs a tab id (METABASE-API.md, "Dashboards"): use the first tab.
+    # src/metabase/dashboards/api.clj (update-dashboard) and models/dashboard_tab.clj
+    # (do-update-tabs!): a PUT with `dashcards` replaces the tabs with the `tabs` sent, an absent key
+    # counting as none, so the dashboard's existing tabs are always sent back. On a dashboard with
+    # tabs every dashcard needs a dashboard_tab_id (else 400): ours go on the first tab.
+    tabs = [{"id": t["id"], "name": t["name"]} for t in sorted(current.get("tabs") or [], key=_tab_position)]
     tab_id = tabs[0]["id"] if tabs else None
     dashcards = _dashcards(dashboard, card_ids, current_cards, tab_id)
     unchanged = (
@@ -527,6 +652,7 @@ def _ensure_dashboard(
     if unchanged:
         action = "unchanged"
     else:
+        # src/metabase/dashboards/api.clj, PUT /api/dashboard/:id (DashUpdates).
         client.request(
             "PUT",
             f"/api/dashboard/{existing_id}",
@@ -536,11 +662,16 @@ def _ensure_dashboard(
                 "collection_id": collection_id,
                 "archived": False,
                 "dashcards": dashcards,
+                "tabs": tabs,
             },
         )
-    # Auto-refresh is not stored server-side: it is the URL fragment (METABASE-API.md, "Dashboards").
-    url = f"{client.base_url}/dashboard/{existing_id}#refresh={dashboard.auto_refresh_seconds}"
+    # Auto-refresh is not stored server-side: the frontend reads it from the URL fragment.
+    url = f"{public_url}/dashboard/{existing_id}#refresh={dashboard.auto_refresh_seconds}"
     return Outcome("dashboard", dashboard.title, existing_id, action, url)
+
+
+def _tab_position(tab: Mapping[str, Any]) -> tuple[int, int]:
+    return (tab.get("position") or 0, tab["id"])
 
 
 def provision(
@@ -554,16 +685,25 @@ def provision(
     database_name: str = DEFAULT_DATABASE_NAME,
     site_name: str = DEFAULT_SITE_NAME,
     timeout: float = 30.0,
+    ready_timeout: float = DEFAULT_READY_TIMEOUT,
+    public_url: str | None = None,
 ) -> ProvisionReport:
-    """Create or update the warehouse database, collection, cards and dashboards in Metabase."""
+    """Wait for Metabase, then create or update the warehouse database, collection, cards and dashboards.
+
+    `public_url` is where people open Metabase when it differs from `metabase_url` (a container
+    reaching it by service name); the report's URLs use it.
+    """
     dashboards = definitions if isinstance(definitions, list) else load_dashboards(Path(definitions))
     if not admin_email or not admin_password:
         raise MetabaseError("set METABASE_ADMIN_EMAIL and METABASE_ADMIN_PASSWORD to provision Metabase")
+    check_definitions(dashboards)
     client = MetabaseClient(metabase_url, timeout=timeout)
+    wait_until_ready(client, ready_timeout)
     setup_performed = _login(client, admin_email, admin_password, site_name)
     database = _ensure_database(client, database_name, warehouse)
     collection = _ensure_collection(client, collection_name)
-    report = ProvisionReport(client.base_url, setup_performed, database, collection)
+    shown_url = (public_url or client.base_url).rstrip("/")
+    report = ProvisionReport(shown_url, setup_performed, database, collection)
     items = _collection_items(client, collection.id, report)
     card_ids: dict[str, int] = {}
     for card in all_cards(dashboards):
@@ -572,7 +712,9 @@ def provision(
         report.cards.append(outcome)
     for dashboard in dashboards:
         report.dashboards.append(
-            _ensure_dashboard(client, dashboard, card_ids, collection.id, items["dashboard"].get(dashboard.title))
+            _ensure_dashboard(
+                client, dashboard, card_ids, collection.id, items["dashboard"].get(dashboard.title), shown_url
+            )
         )
     return report
 
@@ -611,6 +753,17 @@ def warehouse_connection_from_env(warehouse_dsn: str, env: Mapping[str, str] | N
     )
 
 
+def _ready_timeout_from_env(env: Mapping[str, str]) -> float:
+    text = env.get("METABASE_READY_TIMEOUT") or str(DEFAULT_READY_TIMEOUT)
+    try:
+        value = float(text)
+    except ValueError:
+        raise MetabaseError(f"METABASE_READY_TIMEOUT={text!r} is not a number of seconds") from None
+    if value < 0:
+        raise MetabaseError(f"METABASE_READY_TIMEOUT={text!r} must not be negative")
+    return value
+
+
 def provision_from_env(
     warehouse_dsn: str,
     definitions: list[Dashboard] | Path | str = DEFAULT_ROOT,
@@ -619,11 +772,13 @@ def provision_from_env(
     """`provision` with METABASE_URL, METABASE_ADMIN_EMAIL/PASSWORD and METABASE_DB_* from the environment."""
     env = os.environ if env is None else env
     return provision(
-        env.get("METABASE_URL") or "http://127.0.0.1:3000",
+        env.get("METABASE_URL") or DEFAULT_METABASE_URL,
         _require(env, "METABASE_ADMIN_EMAIL", "the e-mail of Metabase's admin user"),
         _require(env, "METABASE_ADMIN_PASSWORD", "the password of Metabase's admin user"),
         warehouse_connection_from_env(warehouse_dsn, env),
         definitions,
         collection_name=env.get("METABASE_COLLECTION") or DEFAULT_COLLECTION,
         database_name=env.get("METABASE_DB_DISPLAY_NAME") or DEFAULT_DATABASE_NAME,
+        ready_timeout=_ready_timeout_from_env(env),
+        public_url=env.get("METABASE_PUBLIC_URL") or None,
     )
