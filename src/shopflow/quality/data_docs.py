@@ -86,7 +86,7 @@ def build_data_docs(
             raise ValueError("build_data_docs needs outcomes or a warehouse_dsn to read ops.validation_results from")
         import psycopg2
 
-        from shopflow.quality.gate import load_outcomes
+        from shopflow.warehouse.ops import load_outcomes
 
         with psycopg2.connect(warehouse_dsn) as conn:
             outcomes = load_outcomes(conn, limit=limit)
