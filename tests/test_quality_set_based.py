@@ -65,13 +65,14 @@ def both(conn, entity: Entity, rows: list[dict], manifest_rows: int | None = Non
     csv_bytes = partition_csv(entity, rows, compress=False)
     count = len(rows) if manifest_rows is None else manifest_rows
     with conn.cursor() as cur:
-        cur.execute("set local timezone to 'UTC'")
+        set_based.prepare_transaction(cur)
         cur.execute(set_based.stage_ddl(entity))
         cur.copy_expert(
             f"copy {set_based.STAGE_TABLE} from stdin with (format csv, header true)",
             io.BytesIO(csv_bytes),
         )
-        verdict = set_based.evaluate(cur, build_suite_spec(sql_context(entity, count, **changes)), entity, {})
+        spec = build_suite_spec(sql_context(entity, count, **changes))
+        verdict = set_based.evaluate(cur, spec, entity, {}, DT)
     conn.rollback()
     outcome = validate_partition(gx_context(entity, count, **changes), read_partition_frame(entity, csv_bytes))
     return verdict, outcome

@@ -20,7 +20,6 @@ import pandas as pd
 from psycopg2 import sql
 
 from shopflow.quality.context import gx_lock, partition_batch_definition, table_batch_definition
-from shopflow.quality.data_docs import build_data_docs
 from shopflow.quality.frames import (
     UNPARSED_PREFIX,
     PartitionReadError,
@@ -46,7 +45,6 @@ __all__ = [
     "PartitionReadError",
     "QualityGateError",
     "ValidationOutcome",
-    "build_data_docs",
     "check_marts",
     "gate_staged",
     "validate_csv",
@@ -247,7 +245,7 @@ def gate_staged(cursor: Any, ctx: PartitionContext, csv_bytes: bytes, *, staged:
     set_based_failures: list[str] = []
     if staged:
         spec = build_suite_spec(ctx)
-        verdict = set_based.evaluate(cursor, spec, ctx.entity, _partition_meta(ctx, "set-based SQL"))
+        verdict = set_based.evaluate(cursor, spec, ctx.entity, _partition_meta(ctx, "set-based SQL"), ctx.dt)
         if verdict.success:
             result = verdict.result
             return ValidationOutcome(

@@ -31,7 +31,7 @@ from psycopg2 import sql
 from shopflow.contracts import Entity
 from shopflow.lake import Lake, Partition
 from shopflow.quality.outcome import QualityGateError, ValidationOutcome
-from shopflow.quality.set_based import STAGE_TABLE, header_matches, stage_ddl
+from shopflow.quality.set_based import STAGE_TABLE, header_matches, prepare_transaction, stage_ddl
 from shopflow.quality.suites import KnownInWarehouse, PartitionContext
 from shopflow.warehouse.ops import record_validation, write_ledger
 from shopflow.warehouse.raw_schema import RAW_SCHEMA, ensure_raw_schema
@@ -207,8 +207,7 @@ def _run(
             ensure_raw_schema(conn)
             t0 = time.perf_counter()
             with conn.cursor() as cur:
-                # Offset-less timestamps are UTC, as the gate reads them (shopflow.quality.frames).
-                cur.execute("set local timezone to 'UTC'")
+                prepare_transaction(cur)
             staging_error = _stage(conn, entity, partition)
             t1 = time.perf_counter()
             with conn.cursor() as cur:
