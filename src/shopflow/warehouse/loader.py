@@ -33,7 +33,7 @@ from shopflow.lake import Lake, Partition
 from shopflow.quality.outcome import QualityGateError, ValidationOutcome
 from shopflow.quality.set_based import STAGE_TABLE, header_matches, prepare_transaction, stage_ddl
 from shopflow.quality.suites import KnownInWarehouse, PartitionContext
-from shopflow.warehouse.ops import record_validation, write_ledger
+from shopflow.warehouse.ops import record_validation, was_rejected, write_ledger
 from shopflow.warehouse.raw_schema import RAW_SCHEMA, ensure_raw_schema
 
 # Referential checks: which warehouse ids each entity's ids must be among (loaded before it, LOAD_ORDER).
@@ -234,12 +234,14 @@ def _run(
                 conn.commit()
                 raise
             record_validation(conn, outcome, batch_id)
+            # Only a partition rejected before can have a quarantine copy: spare the lake a listing.
+            clear_quarantine = load and was_rejected(conn, entity.qualified_name, dt)
             conn.commit()
             t3 = time.perf_counter()
         except BaseException:
             conn.rollback()
             raise
-    if load:
+    if clear_quarantine:
         lake.clear_quarantine(entity, dt)
     return LoadResult(
         entity=entity.qualified_name,

@@ -130,6 +130,16 @@ def partition_is_loaded(conn: Any, entity: str, dt: date) -> bool:
         return bool(cur.fetchone()[0])
 
 
+def was_rejected(conn: Any, entity: str, dt: date) -> bool:
+    """Whether the ledger records a rejected batch of `entity` for `dt` (its data may be in quarantine)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            f"select exists (select 1 from {LOAD_LEDGER} where entity = %s and dt = %s and status = 'rejected')",
+            (entity, dt),
+        )
+        return bool(cur.fetchone()[0])
+
+
 def latest_loaded_dates(conn: Any, entities: list[str]) -> dict[str, date]:
     """The latest loaded partition date of each of `entities` that has one."""
     with conn.cursor() as cur:
