@@ -3,6 +3,7 @@ and on one defect per expectation kind; a clean batch's result is the document G
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 from datetime import date, timedelta
@@ -61,18 +62,20 @@ def sql_context(entity: Entity, rows: int, **changes) -> PartitionContext:
 
 
 def both(conn, entity: Entity, rows: list[dict], manifest_rows: int | None = None, **changes):
-    """(set-based verdict, GX outcome) for the same CSV and context."""
+    """(set-based verdict, or None when the query raised, GX outcome) for the same CSV and context."""
     csv_bytes = partition_csv(entity, rows, compress=False)
     count = len(rows) if manifest_rows is None else manifest_rows
+    verdict = None
     with conn.cursor() as cur:
         set_based.prepare_transaction(cur)
         cur.execute(set_based.stage_ddl(entity))
         cur.copy_expert(
-            f"copy {set_based.STAGE_TABLE} from stdin with (format csv, header true)",
-            io.BytesIO(csv_bytes),
+            f"copy {set_based.STAGE_TABLE} from stdin with (format csv, header true)", io.BytesIO(csv_bytes)
         )
         spec = build_suite_spec(sql_context(entity, count, **changes))
-        verdict = set_based.evaluate(cur, spec, entity, {}, DT)
+        # A query that raises leaves the partition to GX (gate.gate_staged); verdict stays None.
+        with contextlib.suppress(psycopg2.Error):
+            verdict = set_based.evaluate(cur, spec, entity, {}, DT)
     conn.rollback()
     outcome = validate_partition(gx_context(entity, count, **changes), read_partition_frame(entity, csv_bytes))
     return verdict, outcome
@@ -160,7 +163,16 @@ DEFECTS = {
         lambda r: [{**e, "customer_id": None} if e["event_type"] not in ("checkout", "purchase") else e for e in r],
     ),
     "quoted empty string is null": (ORDERS, lambda r: _set(r, 1, payment_method="")),
+    "as PostgreSQL writes timestamps (no defect)": (
+        ORDERS,
+        lambda r: [{**o, **{c: o[c].replace("T", " ").replace("+00:00", "+00") for c in _TS}} for o in r],
+    ),
+    "impossible date as PostgreSQL writes it": (ORDERS, lambda r: _set(r, 0, ordered_at="2026-02-30 10:00:00+00")),
+    "fraction PostgreSQL would shorten": (ORDERS, lambda r: _set(r, 0, created_at="2026-01-03 10:00:00.500000+00")),
 }
+
+
+_TS = ("ordered_at", "created_at", "updated_at")
 
 
 @pytest.mark.parametrize("case", list(DEFECTS))
@@ -168,6 +180,9 @@ def test_each_defect_fails_the_same_expectations_in_both(warehouse, case):
     entity, mutate = DEFECTS[case]
     rows = mutate(rows_of(entity.qualified_name))
     verdict, outcome = both(warehouse, entity, rows)
+    if verdict is None:  # the checks could not type a value: only ever on a partition GX rejects
+        assert not outcome.success
+        return
     gx_failed = sorted({f.expectation for f in outcome.failed})
     assert sorted(set(verdict.failed)) == gx_failed, outcome.summary()
     assert verdict.success == outcome.success

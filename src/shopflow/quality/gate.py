@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pandas as pd
+import psycopg2
 from psycopg2 import sql
 
 from shopflow.quality.context import gx_lock, partition_batch_definition, table_batch_definition
@@ -243,10 +244,17 @@ def gate_staged(cursor: Any, ctx: PartitionContext, csv_bytes: bytes, *, staged:
     started = time.perf_counter()
     validated_at = datetime.now(UTC)
     set_based_failures: list[str] = []
+    set_based_error: str | None = None
+    verdict = None
     if staged:
         spec = build_suite_spec(ctx)
-        verdict = set_based.evaluate(cursor, spec, ctx.entity, _partition_meta(ctx, "set-based SQL"), ctx.dt)
-        if verdict.success:
+        cursor.execute("savepoint set_based")
+        try:
+            verdict = set_based.evaluate(cursor, spec, ctx.entity, _partition_meta(ctx, "set-based SQL"), ctx.dt)
+        except psycopg2.Error as exc:  # a value the checks cannot type: GX reads the file instead
+            cursor.execute("rollback to savepoint set_based")
+            set_based_error = str(exc).strip().splitlines()[0]
+        if verdict is not None and verdict.success:
             result = verdict.result
             return ValidationOutcome(
                 entity=ctx.entity.qualified_name,
@@ -260,13 +268,17 @@ def gate_staged(cursor: Any, ctx: PartitionContext, csv_bytes: bytes, *, staged:
                 validated_at=validated_at,
                 duration_s=time.perf_counter() - started,
             )
-        set_based_failures = verdict.failed
+        if verdict is not None:
+            set_based_failures = verdict.failed
     try:
         frame = read_partition_frame(ctx.entity, csv_bytes)
     except PartitionReadError as exc:
         return _unreadable_outcome(ctx, exc)
     outcome = validate_partition(_resolve_known_ids(cursor, ctx, frame), frame)
-    outcome.result.setdefault("meta", {}).setdefault("shopflow", {})["evaluated_by"] = "great_expectations"
+    shopflow_meta = outcome.result.setdefault("meta", {}).setdefault("shopflow", {})
+    shopflow_meta["evaluated_by"] = "great_expectations"
+    if set_based_error:
+        shopflow_meta["set_based_error"] = set_based_error
     if outcome.success and set_based_failures:
         raise GateDisagreementError(
             f"{ctx.partition}: the set-based checks failed {', '.join(set_based_failures)} but GX passed the "

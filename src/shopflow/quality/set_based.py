@@ -67,10 +67,11 @@ class UnsupportedExpectation(ValueError):
 def prepare_transaction(cursor: Any) -> None:
     """Settings of the load transaction the checks run in (local to it).
 
-    Offset-less timestamps are UTC, as frames.py reads them; the uniqueness and id aggregates sort the
-    partition, in memory rather than on disk.
+    Offset-less timestamps are UTC, as frames.py reads them, and timestamps render as ISO 8601; the
+    uniqueness and id aggregates sort the partition, in memory rather than on disk.
     """
     cursor.execute("set local timezone to 'UTC'")
+    cursor.execute("set local datestyle to 'ISO, YMD'")
     cursor.execute("set local work_mem = '64MB'")
 
 
@@ -119,9 +120,13 @@ def _typed(column: Column, partition_date: date | None = None) -> sql.Composable
             "and length(ltrim(split_part(ltrim({r}, '+-'), '.', 1), '0')) <= {digits_before} then {r}::float8 end"
         ).format(r=raw, digits=sql.Literal(_DIGITS), digits_before=sql.Literal(precision - scale))
     if kind == "timestamp":
-        # pandas refuses hour 24 and second 60, which PostgreSQL accepts (and rolls over).
+        # Fast path: PostgreSQL's own rendering (ISO, UTC: what the shop extract writes) read back
+        # unchanged is a canonical ISO value. A value that looks like one but does not parse raises,
+        # and the gate then leaves the partition to GX (gate.gate_staged).
+        # Otherwise: pandas refuses hour 24 and second 60, which PostgreSQL accepts (and rolls over).
         return sql.SQL(
-            "case when {shape} = any({shapes}) and substr({r}, 12, 2) <= '23' "
+            "case when {r} like '____-__-__ __:__:__%+00' and {r}::timestamptz::text = {r} then {r}::timestamptz "
+            "when {shape} = any({shapes}) and substr({r}, 12, 2) <= '23' "
             "and (substr({r}, 17, 1) <> ':' or substr({r}, 18, 2) <= '59') "
             "and pg_input_is_valid({r}, 'timestamptz') then {r}::timestamptz end"
         ).format(r=raw, shape=_shape(raw), shapes=sql.Literal(TIMESTAMP_SHAPES))
