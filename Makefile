@@ -8,7 +8,7 @@ BIN := .venv/bin
 SHOPFLOW := $(BIN)/shopflow
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-deps services-up services-down services-status env compose-env demo transform quality-docs dashboards metabase airflow test test-fast lint format clean
+.PHONY: help setup data-docs-assets system-deps services-up services-down services-status env compose-env demo transform quality-docs dashboards metabase airflow test test-fast lint format clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -17,6 +17,14 @@ setup: ## install uv when missing and create .venv from uv.lock (idempotent)
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
 	@$(UV) sync --frozen --quiet
 	@echo "environment ready: $(BIN) ($$($(BIN)/python --version))"
+
+DOCS_ASSETS := great_expectations/assets
+
+data-docs-assets: ## npm packages Data Docs pages load (jQuery, Bootstrap, ...), so they work offline (needs npm)
+	@command -v npm >/dev/null 2>&1 || { echo "npm is needed to install the Data Docs assets (apt-get install npm)"; exit 1; }
+	@if [ ! -f $(DOCS_ASSETS)/node_modules/.package-lock.json ] || [ $(DOCS_ASSETS)/package-lock.json -nt $(DOCS_ASSETS)/node_modules/.package-lock.json ]; then \
+	  npm ci --prefix $(DOCS_ASSETS) --no-audit --no-fund --ignore-scripts --loglevel=error && echo "Data Docs assets installed in $(DOCS_ASSETS)/node_modules"; \
+	fi
 
 system-deps: ## Debian packages the tests use (chromium for screenshots, docker-compose to validate the compose file)
 	@missing=""; \
@@ -43,13 +51,13 @@ env: ## print export lines for psql / aws-cli / boto3: eval "$$(make -s env)"
 compose-env: ## write .env for docker compose with fresh random secrets (never overwrites an existing .env)
 	@PYTHONPATH=src $(PYTHON) -m shopflow.deploy.compose_env .env
 
-demo: setup ## the whole pipeline on embedded services: a year of history, the last DAYS days replayed, dbt, dashboards
+demo: setup data-docs-assets ## the whole pipeline on embedded services: every day of a year (or the last DAYS) replayed, dbt, dashboards
 	@$(SHOPFLOW) demo $(if $(DAYS),--days $(DAYS)) $(if $(SCALE),--scale $(SCALE))
 
 transform: services-up ## dbt build: star schema, marts, data tests and unit tests
 	@$(SHOPFLOW) transform
 
-quality-docs: services-up ## build Great Expectations Data Docs from the recorded validations
+quality-docs: services-up data-docs-assets ## build Great Expectations Data Docs from the recorded validations
 	@$(SHOPFLOW) quality docs
 
 dashboards: services-up ## render the HTML dashboards from the marts
@@ -61,10 +69,10 @@ airflow: setup ## Airflow 3 on the embedded services (api-server, scheduler, dag
 metabase: setup ## provision the dashboards into Metabase (METABASE_URL, METABASE_ADMIN_* ...)
 	@$(SHOPFLOW) metabase provision
 
-test: setup system-deps ## run every test, slow end-to-end ones included
+test: setup system-deps data-docs-assets ## run every test, slow end-to-end ones included
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test-fast: setup ## run the tests not marked slow
+test-fast: setup data-docs-assets ## run the tests not marked slow
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: services-up ## ruff (lint + format check) and SQLFluff on the dbt models (dbt templater: needs the warehouse)

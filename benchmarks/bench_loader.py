@@ -1,35 +1,40 @@
-"""Loader throughput against plain `psql \\copy`, and quality-gate time next to load time.
+"""Loader throughput against plain `psql \\copy`, and the quality gate's time next to the load's.
 
 A harness, not a test: it prints figures. It uses the configured services (`make services-up`),
 in a scratch warehouse database and bucket that it drops afterwards.
 
-    .venv/bin/python benchmarks/bench_loader.py [--rows 1000000] [--repeat 3] [--gate-rows 100000]
+    .venv/bin/python benchmarks/bench_loader.py [--rows 1000000] [--repeat 3] [--sizes 1000,100000,1000000]
 
-What is compared, for the same order_items partition (same bytes, same table with its primary key):
-- shopflow: `load_partition(validate=False)`: read from S3, check manifest, gunzip, delete + COPY in one
-  transaction, ledger row, commit;
-- psql: `\\copy` of the uncompressed CSV file from local disk, in one transaction after the same delete.
-Then the gate: `load_partition(validate=True)` on a smaller partition, validation and load timed apart.
+1. Throughput, for the same order_items partition (same bytes, same table with its primary key):
+   `load_partition` (read from S3, check manifest, gunzip, stage, gate, insert, ledger, commit) against
+   `psql \\copy` of the uncompressed CSV from local disk after the same delete.
+2. Gate against load for order_items partitions of each size in `--sizes`, whose product and order ids
+   resolve (so the gate passes): medians of `--repeat` runs of `load_partition`, its gate part
+   (`gate_seconds`) and its load part (`load_seconds`: staging COPY, delete, insert, ledger, commit).
+3. The process's peak RSS over the whole run.
+Targets (issue "the quality gate at the speed of the load"): gate <= 0.5x load at 1M rows, <= 50 ms
+per partition of <= 1,000 rows, peak RSS under 1 GB.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import resource
 import shutil
 import statistics
 import subprocess
 import tempfile
 import time
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import psycopg2
 
 from shopflow.config import load_settings
-from shopflow.contracts import ORDER_ITEMS, ORDERS, PRODUCTS
+from shopflow.contracts import ORDER_ITEMS
 from shopflow.extract import write_partition
 from shopflow.lake import Lake
 from shopflow.services.s3 import ensure_bucket, s3_client
@@ -56,11 +61,6 @@ def order_items_csv(rows: int, seed: int = 1) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def small_csv(entity, rows: list[list[object]]) -> bytes:
-    body = [",".join(entity.column_names)] + [",".join(map(str, r)) for r in rows]
-    return ("\n".join(body) + "\n").encode()
-
-
 def psql_copy(dsn: str, csv_path: Path) -> float:
     columns = ", ".join(ORDER_ITEMS.column_names)
     script = (
@@ -74,14 +74,33 @@ def psql_copy(dsn: str, csv_path: Path) -> float:
     return time.perf_counter() - started
 
 
+def _seed_references(dsn: str, orders: int) -> None:
+    """Products 1-20 and orders 1..`orders` in raw, the day before DT: what the partitions' ids refer to."""
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("truncate raw.fakestore_products, raw.shop_orders")
+        cur.execute(
+            "insert into raw.fakestore_products (product_id, title, price, description, category, image, "
+            "rating_rate, rating_count, dt) select i, 'p', 10.5, 'd', 'electronics', 'https://example.com/i.png', "
+            "4.1, 10, %s from generate_series(1, 20) i",
+            (DT - timedelta(days=1),),
+        )
+        cur.execute(
+            "insert into raw.shop_orders (order_id, customer_id, ordered_at, status, payment_method, created_at, "
+            "updated_at, dt) select i, 1, %s, 'paid', 'paypal', %s, %s, %s from generate_series(1, %s) i",
+            (*[datetime(2025, 5, 31, tzinfo=UTC)] * 3, DT - timedelta(days=1), orders),
+        )
+    conn.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--gate-rows", type=int, default=100_000)
+    parser.add_argument("--sizes", default="1000,100000,1000000")
     args = parser.parse_args()
     if not shutil.which("psql"):
         raise SystemExit("psql is needed for the baseline (apt-get install postgresql-client)")
+    sizes = [int(x) for x in args.sizes.split(",")]
 
     base = load_settings()
     tag = f"bench_{uuid.uuid4().hex[:6]}"
@@ -97,74 +116,55 @@ def main() -> None:
     ensure_bucket(settings)
     lake = Lake(s3_client(settings), settings.lake_bucket)
     tmp = Path(tempfile.mkdtemp(prefix="shopflow-bench-"))
+    med = statistics.median
     try:
         conn = psycopg2.connect(settings.warehouse_dsn)
         ensure_raw_schema(conn)
         conn.close()
+        _seed_references(settings.warehouse_dsn, max([args.rows, *sizes]) // 2 + 1)
+
+        # 1. throughput against psql \copy
         csv_bytes = order_items_csv(args.rows)
         write_partition(lake, ORDER_ITEMS, DT, csv_bytes, args.rows, None)
         csv_path = tmp / "order_items.csv"
         csv_path.write_bytes(csv_bytes)
         csv_path.chmod(0o644)
-        print(f"partition: {args.rows:,} order_items rows, {len(csv_bytes) / 1e6:.0f} MB of CSV")
-
-        loader, copy_only, baseline = [], [], []
+        del csv_bytes
+        print(f"1. throughput: {args.rows:,} order_items rows, {csv_path.stat().st_size / 1e6:.0f} MB of CSV")
+        load_partition(lake, settings.warehouse_dsn, ORDER_ITEMS, DT)  # warm-up
+        loader, baseline = [], []
         for _ in range(args.repeat):
             started = time.perf_counter()
-            result = load_partition(lake, settings.warehouse_dsn, ORDER_ITEMS, DT, validate=False)
+            load_partition(lake, settings.warehouse_dsn, ORDER_ITEMS, DT)
             loader.append(time.perf_counter() - started)
-            copy_only.append(result.load_seconds)
             baseline.append(psql_copy(settings.warehouse_dsn, csv_path))
-        med = statistics.median
-        print(f"{'method':<44}{'median s':>10}{'rows/s':>12}")
-        baseline_label = "psql \\copy (local file)"
-        print(f"{baseline_label:<44}{med(baseline):>10.2f}{args.rows / med(baseline):>12,.0f}")
+        print(f"   {'method':<52}{'median s':>10}{'rows/s':>12}")
+        baseline_label = "psql \\copy (local file, no gate)"
+        print(f"   {baseline_label:<52}{med(baseline):>10.2f}{args.rows / med(baseline):>12,.0f}")
         print(
-            f"{'shopflow load_partition (S3 -> COPY, end to end)':<44}{med(loader):>10.2f}"
+            f"   {'shopflow load_partition (S3, gate, load, end to end)':<52}{med(loader):>10.2f}"
             f"{args.rows / med(loader):>12,.0f}"
         )
-        print(
-            f"{'shopflow delete + COPY + ledger only':<44}{med(copy_only):>10.2f}{args.rows / med(copy_only):>12,.0f}"
-        )
-        print(
-            f"ratio loader/psql throughput: end to end {med(baseline) / med(loader):.2f}, "
-            f"COPY part {med(baseline) / med(copy_only):.2f}  (medians of {args.repeat} runs, same machine, same run)"
-        )
+        print(f"   throughput ratio shopflow/psql: {med(baseline) / med(loader):.2f}")
 
-        # The gate next to the load, on a partition whose references resolve.
-        n = args.gate_rows
-        write_partition(
-            lake,
-            PRODUCTS,
-            DT,
-            small_csv(
-                PRODUCTS,
-                [
-                    [i, f"product {i}", 10.5, "d", "electronics", "https://example.com/i.png", 4.1, 10, DT]
-                    for i in range(1, 21)
-                ],
-            ),
-            20,
-            None,
-        )
-        load_partition(lake, settings.warehouse_dsn, PRODUCTS, DT, validate=False)
-        orders = [
-            [o, 1, "2025-06-01 10:00:00+00", "paid", "paypal", "2025-06-01 10:00:00+00", "2025-06-01 10:00:00+00", DT]
-            for o in range(1, n // 2 + 2)
-        ]
-        write_partition(lake, ORDERS, DT, small_csv(ORDERS, orders), len(orders), None)
-        load_partition(lake, settings.warehouse_dsn, ORDERS, DT, validate=False)
-        write_partition(lake, ORDER_ITEMS, DT, order_items_csv(n), n, None)
-        load_partition(lake, settings.warehouse_dsn, ORDER_ITEMS, DT, validate=True)  # warm-up: GX import
-        gate, load = [], []
-        for _ in range(args.repeat):
-            result = load_partition(lake, settings.warehouse_dsn, ORDER_ITEMS, DT, validate=True)
-            gate.append(result.validation_seconds)
-            load.append(result.load_seconds)
-        print(
-            f"gate on {n:,} order_items rows ({result.expectations_evaluated} expectations): "
-            f"validation {med(gate):.2f} s, load {med(load):.2f} s, validation/load {med(gate) / med(load):.1f}x"
-        )
+        # 2. the gate next to the load
+        print(f"2. gate vs load, order_items, medians of {args.repeat} runs (gate + load = the whole transaction)")
+        print(f"   {'rows':>10}{'gate s':>10}{'load s':>10}{'gate/load':>11}{'gate ms/partition':>19}  evaluated by")
+        for n in sizes:
+            write_partition(lake, ORDER_ITEMS, DT, order_items_csv(n), n, None)
+            load_partition(lake, settings.warehouse_dsn, ORDER_ITEMS, DT)  # warm-up
+            gate, load = [], []
+            for _ in range(max(args.repeat, 5 if n <= 10_000 else 1)):
+                result = load_partition(lake, settings.warehouse_dsn, ORDER_ITEMS, DT)
+                gate.append(result.gate_seconds)
+                load.append(result.load_seconds)
+            print(
+                f"   {n:>10,}{med(gate):>10.3f}{med(load):>10.3f}{med(gate) / med(load):>10.2f}x"
+                f"{med(gate) * 1000:>19.1f}  {result.evaluated_by} ({result.expectations_evaluated} expectations)"
+            )
+        # 3. memory
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"3. peak RSS of this process over the run: {peak:,.0f} MB")
     finally:
         lake.delete_keys(lake.list_keys(""))
         lake.client.delete_bucket(Bucket=settings.lake_bucket)

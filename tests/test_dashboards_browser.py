@@ -85,3 +85,50 @@ def test_page_renders_without_js_errors(site, page, tmp_path):
     taken = run_chromium(["--window-size=1400,1300", f"--screenshot={shot}", url], tmp_path / "profile2")
     assert taken.returncode == 0, taken.stderr[-2000:]
     assert shot.stat().st_size > 20_000  # a blank page compresses to a few KB
+
+
+# --- GX Data Docs, opened from disk with every host unresolvable (no network) -----------------------
+OFFLINE = ["--host-resolver-rules=MAP * ~NOTFOUND"]
+
+
+@pytest.fixture(scope="module")
+def data_docs(demo_run) -> Path:
+    return demo_run[1].data_docs_index
+
+
+def test_data_docs_load_no_script_or_style_from_the_network(data_docs):
+    pages = list(data_docs.parent.rglob("*.html"))
+    assert len(pages) > 2
+    for page in pages:
+        html = page.read_text()
+        remote = re.findall(r'<(?:script|link)[^>]+(?:src|href)="(https?://[^"]+)"', html)
+        assert remote == [], f"{page.name} still loads {remote[:3]}"
+        assert "great-expectations-web-assets" not in html
+
+
+def test_data_docs_index_lists_the_validations_offline(data_docs, demo_run, tmp_path):
+    dom = run_chromium([*OFFLINE, "--dump-dom", data_docs.as_uri()], tmp_path / "profile")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    # bootstrap-table (a script) turns the index's tables into these: without the scripts the page is blank.
+    assert 'class="bootstrap-table bootstrap4"' in dom.stdout
+    rows = re.findall(r'<tr class="clickable-row" data-href="(validations/[^"]+)"', dom.stdout)
+    assert len(rows) >= 5, "the index lists no validation results"
+    # bootstrap-table pages the list (10 rows a page) and counts them all
+    shown = re.search(r"Showing 1 to \d+ of (\d+) rows", dom.stdout)
+    assert shown and int(shown.group(1)) >= len(rows)
+    listed = data_docs.read_text()
+    assert "validations/raw/clickstream/events/" in listed and "validations/marts/" in listed
+
+    first = data_docs.parent / rows[0]
+    page = run_chromium([*OFFLINE, "--dump-dom", first.as_uri()], tmp_path / "profile2")
+    assert page.returncode == 0, page.stderr[-2000:]
+    assert "Expectation" in page.stdout and "bootstrap-table" in page.stdout
+
+    shots = load_settings().output_dir / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    shot = shots / "data-docs-index.png"
+    taken = run_chromium(
+        [*OFFLINE, "--window-size=1400,1000", f"--screenshot={shot}", data_docs.as_uri()], tmp_path / "p3"
+    )
+    assert taken.returncode == 0, taken.stderr[-2000:]
+    assert shot.stat().st_size > 20_000

@@ -58,18 +58,18 @@ def test_provisioning_from_scratch_creates_everything_once(double):
     assert (len(double.databases), len(double.collections), len(double.cards), len(double.dashboards)) == (
         1,
         1,
-        21,
-        4,
+        27,
+        5,
     )
-    assert report.count("card", "created") == 21
-    assert report.count("dashboard", "created") == 4
+    assert report.count("card", "created") == 27
+    assert report.count("dashboard", "created") == 5
     # The database uses the read-only role, and Metabase got the password (it never returns it).
     (db,) = double.databases.values()
     assert db["details"]["user"] == "metabase_reader"
     assert db["details"]["password"] == "r3ader-pw"
     assert db["engine"] == "postgres"
     # Each dashboard's cards were set in exactly one PUT, never through the removed route.
-    assert len(double.calls("PUT", r"/api/dashboard/\d+")) == 4
+    assert len(double.calls("PUT", r"/api/dashboard/\d+")) == 5
     assert double.calls("POST", r"/api/dashboard/\d+/cards") == []
     assert all(r.status < 400 for r in double.requests), [
         (r.method, r.path, r.status) for r in double.requests if r.status >= 400
@@ -121,14 +121,14 @@ def test_second_run_creates_nothing_and_updates(double):
     assert (len(double.databases), len(double.collections), len(double.cards), len(double.dashboards)) == (
         1,
         1,
-        21,
-        4,
+        27,
+        5,
     )
     assert not second.setup_performed
     assert second.database.action == "updated" and second.database.id == first.database.id
     assert second.collection.action == "unchanged"
     assert second.count("card", "created") == 0 and second.count("dashboard", "created") == 0
-    assert second.count("card", "unchanged") == 21
+    assert second.count("card", "unchanged") == 27
     assert [d.url for d in second.dashboards] == [d.url for d in first.dashboards]
     # The database details (e.g. a rotated password) are always re-sent, and a schema sync asked for.
     assert len(double.calls("PUT", r"/api/database/\d+")) == 1
@@ -151,7 +151,7 @@ def test_changed_sql_updates_only_that_card(double, tmp_path):
     assert native_sql(card["dataset_query"])[0] == new_sql.strip()
     outcomes = {o.name: o.action for o in report.cards}
     assert outcomes["Total orders"] == "updated"
-    assert sum(1 for a in outcomes.values() if a == "unchanged") == 20
+    assert sum(1 for a in outcomes.values() if a == "unchanged") == 26
     assert double.calls("POST", r"/api/card") == []
 
 

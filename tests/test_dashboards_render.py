@@ -23,6 +23,7 @@ from shopflow.dashboards.html import NO_DATA, chart_figure, plotly_js, render_da
 from shopflow.dashboards.insights import compute_insights, peak_traffic_hour, slow_moving_share
 from shopflow.dashboards.queries import CardQueryError, CardResult, run_cards
 from shopflow.dashboards.readonly_role import ReadonlyRoleError, create_readonly_role
+from shopflow.warehouse.ops import ensure_ops_schema
 
 DASHBOARDS = load_dashboards()
 CARDS = {c.key: c for c in all_cards(DASHBOARDS)}
@@ -507,6 +508,8 @@ def mini_warehouse(isolated_settings):
     try:
         with conn, conn.cursor() as cur:
             cur.execute(MINI_MARTS_SQL)
+            ensure_ops_schema(conn)
+            cur.execute(MINI_OPS_SQL)
     finally:
         conn.close()
     return settings
@@ -520,6 +523,53 @@ def _scalar(dsn: str, sql: str):
             return cur.fetchone()[0]
     finally:
         conn.close()
+
+
+# The gate's record: two days of the five raw suites; orders of 04-15 rejected once, then still in
+# quarantine; order items of 04-14 rejected, then fixed and loaded.
+MINI_OPS_SQL = """
+insert into ops.validation_results
+    (entity, dt, batch_id, suite, success, evaluated, failed, summary, failures, result, validated_at)
+select e, d, e || '/' || d || '/ok', 'raw.' || e, true, 30, 0, 'ok', '[]', '{}', d + time '01:00'
+from unnest(array['fakestore.products', 'shop.customers', 'shop.orders', 'shop.order_items',
+                  'clickstream.events']) as e
+cross join (values (date '2026-04-14'), (date '2026-04-15')) as days (d)
+where not (e = 'shop.orders' and d = date '2026-04-15');
+insert into ops.validation_results
+    (entity, dt, batch_id, suite, success, evaluated, failed, summary, failures, result, validated_at)
+values ('shop.orders', '2026-04-15', 'shop.orders/2026-04-15/bad', 'raw.shop.orders', false, 35, 1, 's',
+        '[{"expectation": "expect_column_values_to_be_in_set", "family": "allowed_values", "column": "status",
+           "rule": "values in {...}", "observed": "1 of 10 rows unexpected (e.g. ''lost'')",
+           "unexpected_count": 1, "examples": [{"line": 4, "order_id": 3, "status": "lost"}],
+           "exception": null}]',
+        '{}', '2026-04-16 01:00+00');
+insert into ops.load_ledger
+    (batch_id, entity, dt, status, row_count, sha256, lake_key, expectations_evaluated, expectations_failed,
+     message, started_at, finished_at)
+values
+    ('shop.orders/2026-04-15/bad', 'shop.orders', '2026-04-15', 'rejected', 10, 'x', 'k', 35, 1,
+     e'raw/shop/orders/dt=2026-04-15: 1 of 35 expectations failed\n  [allowed_values] status lost',
+     '2026-04-16 01:00+00', '2026-04-16 01:00+00'),
+    ('shop.order_items/2026-04-14/bad', 'shop.order_items', '2026-04-14', 'rejected', 5, 'x', 'k', 37, 1,
+     'm', '2026-04-15 01:00+00', '2026-04-15 01:00+00'),
+    ('shop.order_items/2026-04-14/ok', 'shop.order_items', '2026-04-14', 'loaded', 5, 'y', 'k', 37, 0,
+     null, '2026-04-15 02:00+00', '2026-04-15 02:00+00');
+"""
+
+
+def test_data_quality_page_shows_pass_rates_failures_and_quarantine(mini_warehouse, tmp_path):
+    render_dashboards(mini_warehouse.warehouse_dsn, tmp_path / "site")
+    page = dom_text((tmp_path / "site" / "data_quality.html").read_text())
+    assert "Data Quality" in page
+    assert (
+        "expect_column_values_to_be_in_set" in page and "line=4, status=lost, order_id=3" in page
+    )  # jsonb orders keys by length
+    assert "shop.orders" in page and "[allowed_values] status lost" in page
+    results = run_cards(mini_warehouse.warehouse_dsn, [CARDS[k] for k in CARDS if k.startswith("data_quality/")])
+    assert results["data_quality/partitions_validated"].rows == [(10,)]
+    assert results["data_quality/quarantined_now"].rows == [(1,)]  # order items were fixed since
+    by_day = {row[0].isoformat(): row[1:] for row in results["data_quality/pass_rate_by_suite"].rows}
+    assert [float(v) for v in by_day["2026-04-15"]] == [1.0, 1.0, 0.0, 1.0, 1.0]
 
 
 def test_render_dashboards_from_the_warehouse(mini_warehouse, tmp_path):
@@ -589,9 +639,12 @@ def test_empty_marts_render_no_data(isolated_settings, tmp_path):
                 "marts.mart_daily_revenue, marts.mart_monthly_revenue, marts.mart_product_performance, "
                 "marts.mart_customer_lifetime_value, marts.mart_hourly_traffic"
             )
+            ensure_ops_schema(conn)  # the loader creates it with the raw schema; nothing validated yet
     finally:
         conn.close()
     render_dashboards(settings.warehouse_dsn, tmp_path)
+    quality = (tmp_path / "data_quality.html").read_text()
+    assert '<div class="scalar-value">0</div>' in quality and NO_DATA in quality
     executive = (tmp_path / "executive.html").read_text()
     # Counts and sums of nothing are a real 0 (total revenue, orders, active customers); an average,
     # last month and the three charts have nothing to show.

@@ -123,25 +123,50 @@ def test_bad_batch_is_quarantined_and_nothing_of_it_is_loaded(shop, case):
 def test_separate_validate_and_load_refuse_a_partition_changed_in_between(shop):
     lake = open_lake(shop)
     extract_entity(shop, lake, "shop.customers", D2)
-    batch_id = gate_partition(lake, shop.warehouse_dsn, CUSTOMERS, D2)
+    gated = gate_partition(lake, shop.warehouse_dsn, CUSTOMERS, D2)
+    assert not gated.loaded and gated.expectations_evaluated > 0
+    assert query(
+        shop.warehouse_dsn, "select success from ops.validation_results where batch_id = %s", (gated.batch_id,)
+    ) == [(True,)]
     _write_rows(lake, CUSTOMERS, D2, _partition_rows(lake, CUSTOMERS, D2)[:-1])
     with pytest.raises(LoadError, match="changed since it was validated"):
-        load_partition(lake, shop.warehouse_dsn, CUSTOMERS, D2, validate=False, validated_batch_id=batch_id)
+        load_partition(lake, shop.warehouse_dsn, CUSTOMERS, D2, expected_batch_id=gated.batch_id)
     extract_entity(shop, lake, "shop.customers", D2, force=True)
-    result = load_partition(lake, shop.warehouse_dsn, CUSTOMERS, D2, validate=False, validated_batch_id=batch_id)
-    assert result.validated and result.expectations_evaluated > 0
+    result = load_partition(lake, shop.warehouse_dsn, CUSTOMERS, D2, expected_batch_id=gated.batch_id)
+    assert result.loaded and result.expectations_evaluated == gated.expectations_evaluated
+    assert result.evaluated_by == "set-based SQL"
 
 
-def test_copy_failure_rolls_back_and_is_ledgered(shop):
+def test_a_load_failure_after_a_passing_gate_rolls_back_and_is_ledgered(shop):
     lake = open_lake(shop)
-    before = table_checksum(shop.warehouse_dsn, f"raw.{ORDER_ITEMS.table}", D1)
+    before = table_checksum(shop.warehouse_dsn, f"raw.{EVENTS.table}", D2)
+    rows = _partition_rows(lake, EVENTS, D2)
+    taken = query(shop.warehouse_dsn, "select event_id from raw.clickstream_events where dt = %s limit 1", (D1,))[0][0]
+    # Unique within the batch (the gate passes) but an event of another day (the key is event_id alone).
+    _write_rows(lake, EVENTS, D2, [*rows[:-1], {**rows[-1], "event_id": taken}])
+    try:
+        with pytest.raises(LoadError, match=r"insert into raw.clickstream_events failed, nothing was loaded"):
+            load_partition(lake, shop.warehouse_dsn, EVENTS, D2)
+        assert table_checksum(shop.warehouse_dsn, f"raw.{EVENTS.table}", D2) == before
+        assert _ledger(shop, EVENTS, D2)[-1][0] == "failed"
+    finally:
+        extract_entity(shop, lake, "clickstream.events", D2, force=True)
+
+
+def test_an_unreadable_partition_is_rejected_by_gx_and_quarantined(shop):
+    lake = open_lake(shop)
     rows = _partition_rows(lake, ORDER_ITEMS, D1)
     _write_rows(lake, ORDER_ITEMS, D1, [*rows[:-1], {**rows[-1], "quantity": "many"}])
     try:
-        with pytest.raises(LoadError, match=r"COPY into raw.shop_order_items failed, nothing was loaded.*many"):
-            load_partition(lake, shop.warehouse_dsn, ORDER_ITEMS, D1, validate=False)
-        assert table_checksum(shop.warehouse_dsn, f"raw.{ORDER_ITEMS.table}", D1) == before
-        assert _ledger(shop, ORDER_ITEMS, D1)[-1][0] == "failed"
+        with pytest.raises(QualityGateError) as err:
+            load_partition(lake, shop.warehouse_dsn, ORDER_ITEMS, D1)
+        assert "quantity='many'" in str(err.value) and "line=" in str(err.value)
+        evaluated_by = query(
+            shop.warehouse_dsn,
+            "select result->'meta'->'shopflow'->>'evaluated_by' from ops.validation_results "
+            "where entity = 'shop.order_items' and not success",
+        )
+        assert ("great_expectations",) in evaluated_by
     finally:
         extract_entity(shop, lake, "shop.order_items", D1, force=True)
         load_entity(shop, lake, "shop.order_items", D1)
@@ -157,7 +182,7 @@ from shopflow.config import load_settings
 from shopflow.warehouse.loader import load_partition
 import dataclasses
 settings = dataclasses.replace(load_settings(), lake_bucket=sys.argv[2])
-load_partition(Lake(s3_client(settings), sys.argv[2]), sys.argv[1], EVENTS, date.fromisoformat(sys.argv[3]), validate=False)
+load_partition(Lake(s3_client(settings), sys.argv[2]), sys.argv[1], EVENTS, date.fromisoformat(sys.argv[3]))
 """
 
 
@@ -167,15 +192,27 @@ def test_load_killed_midway_leaves_the_previous_state_intact(shop):
     before = table_checksum(shop.warehouse_dsn, "raw.clickstream_events", D1)
     assert before[0] > 0
     template = _partition_rows(lake, EVENTS, D1)[0]
-    rows = [{**template, "event_id": f"bulk-{i:07d}"} for i in range(200_000)]
+    # A batch the gate passes: page views round the clock, half of them anonymous.
+    rows = [
+        {
+            **template,
+            "event_id": f"00000000-0000-4000-8000-{i:012d}",
+            "event_type": "page_view",
+            "product_id": "",
+            "order_id": "",
+            "customer_id": "" if i % 2 else "1",
+            "event_time": f"{D1}T{i % 24:02d}:30:00+00:00",
+        }
+        for i in range(200_000)
+    ]
     _write_rows(lake, EVENTS, D1, rows)
-    # An uncommitted row with an id from the middle of the batch makes the COPY wait there, half done.
+    # An uncommitted row with an id from the middle of the batch makes the insert wait there, half done.
     blocker = psycopg2.connect(shop.warehouse_dsn)
     with blocker.cursor() as cur:
         others = ", ".join(c for c in EVENTS.column_names if c not in ("event_id", "dt"))
         cur.execute(
             f"insert into raw.clickstream_events (event_id, {others}, dt) "
-            f"select 'bulk-0100000', {others}, '2030-01-01' from raw.clickstream_events where dt = %s limit 1",
+            f"select '00000000-0000-4000-8000-000000100000', {others}, '2030-01-01' from raw.clickstream_events where dt = %s limit 1",
             (D1,),
         )
     loader = subprocess.Popen(
@@ -187,14 +224,14 @@ def test_load_killed_midway_leaves_the_previous_state_intact(shop):
         while time.monotonic() < deadline:
             waiting = query(
                 shop.warehouse_dsn,
-                "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query ilike 'copy%%'",
+                "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query ilike 'insert%%'",
             )[0][0]
             if waiting:
                 break
             assert loader.poll() is None, "the loader finished before it could be interrupted"
             time.sleep(0.1)
         else:
-            pytest.fail("the COPY never reached the blocked row")
+            pytest.fail("the insert never reached the blocked row")
         loader.send_signal(signal.SIGKILL)
         loader.wait(10)
     finally:
@@ -203,7 +240,10 @@ def test_load_killed_midway_leaves_the_previous_state_intact(shop):
     time.sleep(0.5)  # the server notices the dead client and rolls its transaction back
     assert table_checksum(shop.warehouse_dsn, "raw.clickstream_events", D1) == before
     assert (
-        query(shop.warehouse_dsn, "select count(*) from raw.clickstream_events where event_id like 'bulk-%%'")[0][0]
+        query(
+            shop.warehouse_dsn,
+            "select count(*) from raw.clickstream_events where event_id like '00000000-0000-4000-8000-%%'",
+        )[0][0]
         == 0
     )
     extract_entity(shop, lake, "clickstream.events", D1, force=True)

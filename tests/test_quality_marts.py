@@ -14,16 +14,10 @@ import psycopg2
 import pytest
 
 from shopflow.quality.data_docs import GX_PROJECT_DIR, build_data_docs
-from shopflow.quality.gate import (
-    VALIDATION_RESULTS_TABLE,
-    MartsMissingError,
-    QualityGateError,
-    check_marts,
-    load_outcomes,
-    record_validation,
-    validate_marts,
-)
+from shopflow.quality.gate import MartsMissingError, QualityGateError, check_marts, validate_marts
 from shopflow.quality.marts import MARTS, build_mart_suite_spec
+from shopflow.warehouse.ops import VALIDATION_RESULTS as VALIDATION_RESULTS_TABLE
+from shopflow.warehouse.ops import load_outcomes, record_validation
 
 # Customer 1 changes city on 2026-01-02 12:00 (two SCD2 versions); customer 2 only cancels an order.
 # Revenue: order 100 (01-02, 25.50) and order 102 (01-03, 16.50); order 101 is cancelled.

@@ -12,7 +12,7 @@ import pytest
 
 from shopflow.contracts import CUSTOMERS, ENTITIES, EVENTS, ORDER_ITEMS, ORDERS, PRODUCTS, Entity
 from shopflow.quality.frames import read_partition_frame
-from shopflow.quality.gate import QualityGateError, gate_partition, validate_partition
+from shopflow.quality.gate import QualityGateError, validate_csv, validate_partition
 from shopflow.quality.marts import MARTS, build_mart_suite_spec
 from shopflow.quality.outcome import ValidationOutcome
 from shopflow.quality.samples import SAMPLE_PRODUCT_IDS, partition_csv, sample_rows
@@ -366,7 +366,7 @@ def test_gate_raises_with_partition_and_summary():
     rows = sample_rows(ORDERS, DT, 10)
     rows[6]["status"] = "lost"
     with pytest.raises(QualityGateError) as caught:
-        gate_partition(ctx_for(ORDERS, 10), partition_csv(ORDERS, rows))
+        validate_csv(ctx_for(ORDERS, 10), partition_csv(ORDERS, rows))
     message = str(caught.value)
     assert message.startswith("quality gate rejected raw/shop/orders/dt=2026-01-03:")
     assert "expect_column_values_to_be_in_set on status" in message and "status='lost'" in message
@@ -377,14 +377,14 @@ def test_gate_raises_with_partition_and_summary():
 
 def test_gate_passes_clean_partition():
     rows = sample_rows(ORDERS, DT, 10)
-    outcome = gate_partition(ctx_for(ORDERS, 10), partition_csv(ORDERS, rows))
+    outcome = validate_csv(ctx_for(ORDERS, 10), partition_csv(ORDERS, rows))
     assert outcome.success and outcome.failed == []
 
 
 def test_gate_rejects_unreadable_csv():
     broken = b"order_id,customer_id\n1,2,3,4\n"
     with pytest.raises(QualityGateError) as caught:
-        gate_partition(ctx_for(ORDERS, 1), broken)
+        validate_csv(ctx_for(ORDERS, 1), broken)
     (failure,) = caught.value.outcome.failed
     assert failure.expectation == "readable_csv"
     assert "raw/shop/orders/dt=2026-01-03" in str(caught.value)

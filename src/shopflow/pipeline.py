@@ -1,19 +1,22 @@
-"""The daily pipeline as plain functions: extract a date, load a date, run a date range.
+"""The daily pipeline as plain functions: extract a date, gate and load a date, run a date range.
 
-Airflow tasks and the CLI both call these; each works on one logical date and can be re-run.
+The CLI, the demo and the Airflow task bodies (`orchestration.steps`) all call these; each works on
+one logical date and can be re-run. Gating and loading go through `warehouse.loader`, the one
+protocol: stage the partition in the load's transaction, gate it there, then load or quarantine.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, timedelta
+from typing import Any
 
 from shopflow.config import Settings
 from shopflow.contracts import LOAD_ORDER, get_entity
 from shopflow.extract import ExtractResult
 from shopflow.lake import Lake
 from shopflow.services.s3 import s3_client
-from shopflow.warehouse.loader import LoadResult, load_partition
+from shopflow.warehouse.loader import LoadResult, gate_partition, load_partition
 
 
 def open_lake(settings: Settings) -> Lake:
@@ -46,9 +49,29 @@ def extract_entity(settings: Settings, lake: Lake, entity_name: str, dt: date, f
     return extract_clickstream(lake, dt)
 
 
-def load_entity(settings: Settings, lake: Lake, entity_name: str, dt: date, validate: bool = True) -> LoadResult:
-    """Validate and load one entity's partition for one date."""
-    return load_partition(lake, settings.warehouse_dsn, get_entity(entity_name), dt, validate=validate)
+def gate_entity(settings: Settings, lake: Lake, entity_name: str, dt: date, conn: Any = None) -> LoadResult:
+    """Validate one entity's partition for one date and record the verdict, without loading it.
+
+    Raises QualityGateError (after quarantining the partition) when it fails.
+    """
+    return gate_partition(lake, conn or settings.warehouse_dsn, get_entity(entity_name), dt)
+
+
+def load_entity(
+    settings: Settings,
+    lake: Lake,
+    entity_name: str,
+    dt: date,
+    conn: Any = None,
+    expected_batch_id: str | None = None,
+) -> LoadResult:
+    """Gate and load one entity's partition for one date (an open warehouse `conn` is reused if given).
+
+    With `expected_batch_id` (from `gate_entity`), a partition that changed since it was gated is refused.
+    """
+    return load_partition(
+        lake, conn or settings.warehouse_dsn, get_entity(entity_name), dt, expected_batch_id=expected_batch_id
+    )
 
 
 def run_date(
@@ -62,15 +85,21 @@ def run_date(
 
     Products and orders load before the lines that reference them, so the referential checks see them.
     """
+    import psycopg2
+
     extracted, loaded = [], []
     for name in entities:
         if on_step:
             on_step("extract", name)
         extracted.append(extract_entity(settings, lake, name, dt))
-    for name in entities:
-        if on_step:
-            on_step("load", name)
-        loaded.append(load_entity(settings, lake, name, dt))
+    conn = psycopg2.connect(settings.warehouse_dsn)
+    try:
+        for name in entities:
+            if on_step:
+                on_step("load", name)
+            loaded.append(load_entity(settings, lake, name, dt, conn))
+    finally:
+        conn.close()
     return extracted, loaded
 
 
@@ -92,14 +121,14 @@ def rebuild_from_lake(settings: Settings, lake: Lake, on_partition: Callable[[da
         with conn.cursor() as cur:
             cur.execute("truncate " + ", ".join(f"{RAW_SCHEMA}.{e.table}" for e in ENTITIES.values()))
         conn.commit()
+        loaded = 0
+        for dt in dates:
+            for name in LOAD_ORDER:
+                if dt in available[name]:
+                    load_entity(settings, lake, name, dt, conn)
+                    loaded += 1
+                    if on_partition:
+                        on_partition(dt, name)
     finally:
         conn.close()
-    loaded = 0
-    for dt in dates:
-        for name in LOAD_ORDER:
-            if dt in available[name]:
-                load_entity(settings, lake, name, dt)
-                loaded += 1
-                if on_partition:
-                    on_partition(dt, name)
     return loaded

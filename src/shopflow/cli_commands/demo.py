@@ -52,6 +52,11 @@ def print_report(report: DemoReport) -> None:
         f"dim_customers has {b['customer_versions']:,} versions, "
         f"{b['customers_with_several_versions']:,} customers with more than one (SCD2)"
     )
+    share = report.gate_seconds / report.total_seconds if report.total_seconds else 0.0
+    console.print(
+        f"[bold]quality gate[/] {report.gate_seconds:.1f} s of the run's {report.total_seconds:.1f} s "
+        f"({share:.1%}) for {report.validations_run} raw partitions"
+    )
     console.print(f"[bold]dashboards[/]  {report.dashboards_index}")
     console.print(f"[bold]data docs[/]   {report.data_docs_index}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import closing
 from datetime import date, datetime
 
 import typer
@@ -152,20 +153,24 @@ def register(app: typer.Typer) -> None:
         first: date | None = FromOpt,
         last: date | None = ToOpt,
         entity: list[str] | None = EntityOpt,
-        validate: bool = typer.Option(True, help="Run the quality gate before each load."),
     ) -> None:
-        """Validate and load lake partitions into the warehouse raw schema (replaces those partitions)."""
+        """Gate and load lake partitions into the warehouse raw schema (replaces those partitions)."""
+        import psycopg2
+
         dates, names = resolve_dates(day, first, last), resolve_entities(entity)
         cfg = settings()
         lake = open_lake(cfg)
         _register_gate_error()
-        with clean_errors(), progress_bar() as progress:
+        with clean_errors(), progress_bar() as progress, closing(psycopg2.connect(cfg.warehouse_dsn)) as conn:
             task = progress.add_task("load", total=len(dates) * len(names))
             for dt in dates:
                 for name in names:
-                    result = load_entity(cfg, lake, name, dt, validate=validate)
-                    checked = f" ({result.expectations_evaluated} expectations passed)" if validate else ""
-                    progress.console.print(f"{dt} {name:<20} {result.row_count:>9,} rows loaded{checked}")
+                    result = load_entity(cfg, lake, name, dt, conn)
+                    progress.console.print(
+                        f"{dt} {name:<20} {result.row_count:>9,} rows loaded "
+                        f"({result.expectations_evaluated} expectations passed, gate {result.gate_seconds:.2f} s, "
+                        f"load {result.load_seconds:.2f} s)"
+                    )
                     progress.advance(task)
 
     @app.command()

@@ -83,5 +83,8 @@ def readonly_role() -> None:
         password = os.environ.get("METABASE_DB_PASSWORD")
         if not password:
             raise ConfigError("METABASE_DB_PASSWORD is not set: it is the read-only role's password")
-        role = create_readonly_role(cfg.warehouse_dsn, os.environ.get("METABASE_DB_USER", "metabase_reader"), password)
+        # ops holds the quality gate's record, which the Data Quality dashboard reads.
+        role = create_readonly_role(
+            cfg.warehouse_dsn, os.environ.get("METABASE_DB_USER", "metabase_reader"), password, ("marts", "ops")
+        )
     console.print(f"read-only role ready: {role}")

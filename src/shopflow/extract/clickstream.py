@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 from shopflow.contracts import EVENTS
@@ -61,12 +62,15 @@ def extract_clickstream(lake: Lake, dt: date) -> ExtractResult:
         )
     columns = EVENTS.data_column_names
     rows = []
-    for hour in HOURS:
-        try:
-            events = _decode_object(lake, landing_key(dt, hour))
-        except LakeError as err:  # deleted between listing and reading
-            raise ExtractError(f"clickstream: {err}") from err
-        rows.extend([event.get(c) for c in columns] + [dt.isoformat()] for event in events)
+    # The 24 reads are independent: in parallel, the day costs about one round trip instead of 24.
+    with ThreadPoolExecutor(max_workers=8, thread_name_prefix="clickstream-get") as pool:
+        futures = [pool.submit(_decode_object, lake, landing_key(dt, hour)) for hour in HOURS]
+        for future in futures:  # in hour order, so the first failing hour is the one reported
+            try:
+                events = future.result()
+            except LakeError as err:  # deleted between listing and reading
+                raise ExtractError(f"clickstream: {err}") from err
+            rows.extend([event.get(c) for c in columns] + [dt.isoformat()] for event in events)
     rows.sort(key=lambda row: (str(row[columns.index("event_time")]), str(row[0])))
     watermark = max((str(r[columns.index("event_time")]) for r in rows), default=None)
     return write_partition(lake, EVENTS, dt, rows_to_csv(EVENTS.column_names, rows), len(rows), watermark)

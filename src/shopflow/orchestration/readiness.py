@@ -88,17 +88,11 @@ def clickstream_day_ready(lake: Lake, dt: date) -> Readiness:
 
 def partition_loaded(warehouse_dsn: str, entity_name: str, dt: date) -> Readiness:
     """The load ledger records a loaded partition of `entity_name` for `dt`."""
+    from shopflow.warehouse.ops import partition_is_loaded
+
     conn = psycopg2.connect(warehouse_dsn, connect_timeout=10)
     try:
-        with conn.cursor() as cur:
-            cur.execute("select to_regclass('ops.load_ledger') is not null")
-            found = False
-            if cur.fetchone()[0]:
-                cur.execute(
-                    "select exists (select 1 from ops.load_ledger where entity = %s and dt = %s and status = 'loaded')",
-                    (entity_name, dt),
-                )
-                found = cur.fetchone()[0]
+        found = partition_is_loaded(conn, entity_name, dt)
     finally:
         conn.close()
     if found:

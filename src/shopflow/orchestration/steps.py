@@ -114,34 +114,24 @@ def extract(entity_name: str, dt: date, *, force: bool = False) -> dict[str, Any
 
 def gate(entity_name: str, dt: date) -> str:
     """Validate the lake partition; on failure it is quarantined and QualityGateError raised. Returns its batch_id."""
-    from shopflow.contracts import get_entity
-    from shopflow.pipeline import open_lake
-    from shopflow.warehouse.loader import gate_partition
+    from shopflow.pipeline import gate_entity, open_lake
 
     settings = load_settings()
-    return gate_partition(open_lake(settings), settings.warehouse_dsn, get_entity(entity_name), dt)
+    return gate_entity(settings, open_lake(settings), entity_name, dt).batch_id
 
 
 def load(entity_name: str, dt: date, validated_batch_id: str) -> dict[str, Any]:
-    """Load the partition the gate validated; refuses if it changed since (another batch_id)."""
-    from shopflow.contracts import get_entity
-    from shopflow.pipeline import open_lake
-    from shopflow.warehouse.loader import load_partition
+    """Gate again and load the partition the gate task validated; refuses if it changed since (another batch_id)."""
+    from shopflow.pipeline import load_entity, open_lake
 
     settings = load_settings()
-    result = load_partition(
-        open_lake(settings),
-        settings.warehouse_dsn,
-        get_entity(entity_name),
-        dt,
-        validate=False,
-        validated_batch_id=validated_batch_id,
-    )
+    result = load_entity(settings, open_lake(settings), entity_name, dt, expected_batch_id=validated_batch_id)
     return {
         "entity": result.entity,
         "dt": result.dt.isoformat(),
         "batch_id": result.batch_id,
         "rows": result.row_count,
+        "gate_seconds": round(result.gate_seconds, 3),
         "load_seconds": round(result.load_seconds, 3),
     }
 
@@ -160,18 +150,11 @@ def data_through(warehouse_dsn: str) -> date | None:
     import psycopg2
 
     from shopflow.contracts import LOAD_ORDER
+    from shopflow.warehouse.ops import latest_loaded_dates
 
     conn = psycopg2.connect(warehouse_dsn, connect_timeout=10)
     try:
-        with conn.cursor() as cur:
-            cur.execute("select to_regclass('ops.load_ledger') is not null")
-            if not cur.fetchone()[0]:
-                return None
-            cur.execute(
-                "select entity, max(dt) from ops.load_ledger where status = 'loaded' and entity = any(%s) group by entity",
-                (list(LOAD_ORDER),),
-            )
-            latest = dict(cur.fetchall())
+        latest = latest_loaded_dates(conn, list(LOAD_ORDER))
     finally:
         conn.close()
     if any(name not in latest for name in LOAD_ORDER):

@@ -2,7 +2,9 @@
 
 - `frames`: read a partition's CSV into a typed frame that keeps unparseable values visible.
 - `suites` / `marts`: the expectation suites, as code.
-- `gate`: validate, raise `QualityGateError`, record into `ops.validation_results`, validate the marts.
+- `gate`: the loader's gate (`gate_staged`: set-based checks, GX decides failures), GX on a frame or a
+  file, the marts; verdicts are recorded by `shopflow.warehouse.ops`.
+- `set_based`: a raw suite answered by one query over the partition staged in the load transaction.
 - `data_docs`: render GX Data Docs from the recorded results.
 
 Importing this package does not import Great Expectations (4-6 s); it is loaded when a gate runs.

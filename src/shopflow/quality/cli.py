@@ -64,7 +64,7 @@ def check(
     full_history: Annotated[bool, typer.Option(help="The partition is a shop table's first, full extraction.")] = False,
 ) -> None:
     """Validate a local partition file (e.g. a quarantined one); referential checks are skipped."""
-    from shopflow.quality.gate import QualityGateError, gate_partition
+    from shopflow.quality.gate import QualityGateError, validate_csv
     from shopflow.quality.suites import PartitionContext
 
     try:
@@ -72,7 +72,7 @@ def check(
     except (KeyError, ValueError) as exc:
         _fail(str(exc))
     try:
-        outcome = gate_partition(ctx, file.read_bytes())
+        outcome = validate_csv(ctx, file.read_bytes())
     except QualityGateError as exc:
         typer.echo(exc.outcome.summary())
         raise typer.Exit(1) from None
@@ -92,7 +92,8 @@ def marts(
     import psycopg2
 
     from shopflow.config import load_settings
-    from shopflow.quality.gate import MartsMissingError, record_validation, validate_marts
+    from shopflow.quality.gate import MartsMissingError, validate_marts
+    from shopflow.warehouse.ops import record_validation
 
     dsn = load_settings().warehouse_dsn
     try:

@@ -1,24 +1,26 @@
-"""The quality gate: validate a raw partition (or the marts) against its suite, record the verdict.
+"""The quality gate: validate a raw partition (or the marts) against its suite.
 
-The loader calls `gate_partition` (or `read_partition_frame` + `validate_partition`) for each
-partition before its load transaction commits. On failure it raises `QualityGateError`; the caller
-quarantines the partition with `outcome.result_json()` beside it. `record_validation` keeps every
-verdict in `ops.validation_results`; `build_data_docs` renders them as GX Data Docs.
+The loader stages each partition in its load transaction and calls `gate_staged`: the set-based
+checks (`set_based`) answer every expectation in one query; if any fails, the GX suite runs on the
+partition frame and its result is the verdict, with readable failures and example rows. The loader
+quarantines a rejected partition with `outcome.result_json()` beside it and records every verdict in
+`ops.validation_results` (`shopflow.warehouse.ops`); `build_data_docs` renders them as GX Data Docs.
+`validate_csv` validates a file with GX alone (the `shopflow quality check` command).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pandas as pd
+import psycopg2
+from psycopg2 import sql
 
 from shopflow.quality.context import gx_lock, partition_batch_definition, table_batch_definition
-from shopflow.quality.data_docs import build_data_docs
 from shopflow.quality.frames import (
     UNPARSED_PREFIX,
     PartitionReadError,
@@ -35,40 +37,18 @@ from shopflow.quality.outcome import (
     failed_expectations,
     json_safe,
 )
-from shopflow.quality.suites import FAMILIES, PartitionContext, build_suite_spec
-
-VALIDATION_RESULTS_TABLE = "ops.validation_results"
-
-VALIDATION_RESULTS_DDL = f"""
-create table if not exists {VALIDATION_RESULTS_TABLE} (
-    entity text not null,
-    dt date not null,
-    batch_id text not null,
-    suite text not null,
-    success boolean not null,
-    evaluated integer not null,
-    failed integer not null,
-    summary text not null,
-    failures jsonb not null,
-    result jsonb not null,
-    validated_at timestamptz not null,
-    primary key (batch_id, entity)
-)
-"""
+from shopflow.quality.suites import FAMILIES, KnownInWarehouse, PartitionContext, build_suite_spec
 
 __all__ = [
-    "VALIDATION_RESULTS_TABLE",
     "FailedExpectation",
     "MartsMissingError",
     "PartitionContext",
     "PartitionReadError",
     "QualityGateError",
     "ValidationOutcome",
-    "build_data_docs",
     "check_marts",
-    "ensure_validation_results_table",
-    "gate_partition",
-    "record_validation",
+    "gate_staged",
+    "validate_csv",
     "validate_marts",
     "validate_partition",
 ]
@@ -205,7 +185,7 @@ def _unreadable_outcome(ctx: PartitionContext, error: PartitionReadError) -> Val
     )
 
 
-def gate_partition(ctx: PartitionContext, csv_bytes: bytes) -> ValidationOutcome:
+def validate_csv(ctx: PartitionContext, csv_bytes: bytes) -> ValidationOutcome:
     """Read and validate a partition's CSV (gzipped or not); raise QualityGateError unless it passes.
 
     An unreadable file is a failure too (expectation `readable_csv`), so the caller has one error to
@@ -221,86 +201,91 @@ def gate_partition(ctx: PartitionContext, csv_bytes: bytes) -> ValidationOutcome
     return outcome
 
 
-# --- ops.validation_results ------------------------------------------------------------------------
-def ensure_validation_results_table(conn: Any) -> None:
-    """Create `ops.validation_results` if missing (in the caller's transaction).
+class GateDisagreementError(RuntimeError):
+    """The set-based checks and GX disagree on a partition: a bug in `set_based`, never loaded."""
 
-    Checks first, as `ensure_raw_schema` does: `create index if not exists` locks the table even when
-    the index exists, which would queue concurrent loads behind each other's open transactions.
+
+def _partition_meta(ctx: PartitionContext, evaluated_by: str) -> dict[str, Any]:
+    return {
+        "partition": ctx.partition,
+        "manifest_row_count": ctx.manifest_row_count,
+        "full_history": ctx.full_history,
+        "lateness_seconds": ctx.lateness.total_seconds(),
+        "evaluated_by": evaluated_by,
+    }
+
+
+def _resolve_known_ids(cursor: Any, ctx: PartitionContext, frame: pd.DataFrame) -> PartitionContext:
+    """Replace warehouse references by the sets GX needs: the frame's ids that the warehouse knows."""
+    changes: dict[str, frozenset[int]] = {}
+    for attr in ("known_product_ids", "known_order_ids"):
+        known = getattr(ctx, attr)
+        if not isinstance(known, KnownInWarehouse):
+            continue
+        ids: list[int] = []
+        if known.column in frame.columns and pd.api.types.is_integer_dtype(frame[known.column].dtype):
+            ids = [int(v) for v in frame[known.column].dropna().unique()]
+        query = sql.SQL("select distinct {col} from {table} where dt <= %s and {col} = any(%s)").format(
+            col=sql.Identifier(known.column), table=sql.Identifier("raw", known.table)
+        )
+        cursor.execute(query, (known.through, ids))
+        changes[attr] = frozenset(row[0] for row in cursor.fetchall())
+    return dataclasses.replace(ctx, **changes) if changes else ctx
+
+
+def gate_staged(cursor: Any, ctx: PartitionContext, csv_bytes: bytes, *, staged: bool) -> ValidationOutcome:
+    """The loader's gate on a partition staged in `set_based.STAGE_TABLE` (if `staged`) of the cursor's transaction.
+
+    Never raises on bad data: returns the outcome. A pass of the set-based checks is the verdict; anything
+    else is decided by GX on the partition frame (also when the partition could not be staged).
     """
-    with conn.cursor() as cur:
-        cur.execute("select to_regclass(%s) is not null", (VALIDATION_RESULTS_TABLE,))
-        if cur.fetchone()[0]:
-            return
-        cur.execute("create schema if not exists ops")
-        cur.execute(VALIDATION_RESULTS_DDL)
-        cur.execute(
-            f"create index if not exists validation_results_entity_dt_idx on {VALIDATION_RESULTS_TABLE} (entity, dt)"
-        )
+    from shopflow.quality import set_based
 
-
-def record_validation(conn: Any, outcome: ValidationOutcome, batch_id: str) -> None:
-    """Upsert the outcome into `ops.validation_results` keyed by (batch_id, entity); the caller commits."""
-    if not batch_id:
-        raise ValueError("record_validation needs a batch_id (the load ledger's id of this batch)")
-    ensure_validation_results_table(conn)
-    with conn.cursor() as cur:
-        cur.execute(
-            f"""
-            insert into {VALIDATION_RESULTS_TABLE}
-                (entity, dt, batch_id, suite, success, evaluated, failed, summary, failures, result, validated_at)
-            values (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s)
-            on conflict (batch_id, entity) do update set
-                dt = excluded.dt, suite = excluded.suite, success = excluded.success,
-                evaluated = excluded.evaluated, failed = excluded.failed, summary = excluded.summary,
-                failures = excluded.failures, result = excluded.result, validated_at = excluded.validated_at
-            """,
-            (
-                outcome.entity,
-                outcome.dt,
-                batch_id,
-                outcome.suite_name,
-                outcome.success,
-                outcome.evaluated,
-                len(outcome.failed),
-                outcome.summary(),
-                json.dumps([f.to_dict() for f in outcome.failed]),
-                json.dumps(json_safe(outcome.result)),
-                outcome.validated_at,
-            ),
-        )
-
-
-def load_outcomes(conn: Any, *, limit: int = 500, entity: str | None = None) -> list[ValidationOutcome]:
-    """The latest `limit` recorded outcomes (newest first), optionally of one entity."""
-    ensure_validation_results_table(conn)
-    where = "where entity = %s" if entity else ""
-    params: tuple = (entity, limit) if entity else (limit,)
-    with conn.cursor() as cur:
-        cur.execute(
-            f"""select entity, dt, suite, success, evaluated, failures, result, validated_at, batch_id
-            from {VALIDATION_RESULTS_TABLE} {where} order by validated_at desc limit %s""",
-            params,
-        )
-        rows = cur.fetchall()
-    outcomes = []
-    for entity_, dt, suite, success, evaluated, failures, result, validated_at, _batch_id in rows:
-        failures = json.loads(failures) if isinstance(failures, str) else failures
-        result = json.loads(result) if isinstance(result, str) else result
-        outcomes.append(
-            ValidationOutcome(
-                entity=entity_,
-                dt=dt,
-                success=success,
-                evaluated=evaluated,
-                failed=[FailedExpectation(**f) for f in failures],
+    started = time.perf_counter()
+    validated_at = datetime.now(UTC)
+    set_based_failures: list[str] = []
+    set_based_error: str | None = None
+    verdict = None
+    if staged:
+        spec = build_suite_spec(ctx)
+        cursor.execute("savepoint set_based")
+        try:
+            verdict = set_based.evaluate(cursor, spec, ctx.entity, _partition_meta(ctx, "set-based SQL"), ctx.dt)
+        except psycopg2.Error as exc:  # a value the checks cannot type: GX reads the file instead
+            cursor.execute("rollback to savepoint set_based")
+            set_based_error = str(exc).strip().splitlines()[0]
+        if verdict is not None and verdict.success:
+            result = verdict.result
+            return ValidationOutcome(
+                entity=ctx.entity.qualified_name,
+                dt=ctx.dt,
+                success=True,
+                evaluated=int(result["statistics"]["evaluated_expectations"]),
+                failed=[],
                 result=result,
-                suite_name=suite,
-                batch=str((result.get("meta") or {}).get("shopflow", {}).get("partition", "")),
+                suite_name=spec.name,
+                batch=ctx.partition,
                 validated_at=validated_at,
+                duration_s=time.perf_counter() - started,
             )
+        if verdict is not None:
+            set_based_failures = verdict.failed
+    try:
+        frame = read_partition_frame(ctx.entity, csv_bytes)
+    except PartitionReadError as exc:
+        return _unreadable_outcome(ctx, exc)
+    outcome = validate_partition(_resolve_known_ids(cursor, ctx, frame), frame)
+    shopflow_meta = outcome.result.setdefault("meta", {}).setdefault("shopflow", {})
+    shopflow_meta["evaluated_by"] = "great_expectations"
+    if set_based_error:
+        shopflow_meta["set_based_error"] = set_based_error
+    if outcome.success and set_based_failures:
+        raise GateDisagreementError(
+            f"{ctx.partition}: the set-based checks failed {', '.join(set_based_failures)} but GX passed the "
+            "partition; it was not loaded. This is a bug in shopflow.quality.set_based: please report it"
         )
-    return outcomes
+    outcome.duration_s = time.perf_counter() - started
+    return outcome
 
 
 # --- marts -----------------------------------------------------------------------------------------
@@ -410,6 +395,8 @@ def check_marts(
 ) -> list[ValidationOutcome]:
     """Validate the marts, record every outcome, and raise QualityGateError if any failed."""
     import psycopg2
+
+    from shopflow.warehouse.ops import record_validation
 
     outcomes = validate_marts(warehouse_dsn, schema=schema, tables=tables, dt=dt)
     with psycopg2.connect(warehouse_dsn) as conn:

@@ -8,6 +8,7 @@ module stays cheap (`import great_expectations` costs seconds).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -81,8 +82,10 @@ class PartitionContext:
     entity: Entity
     dt: date
     manifest_row_count: int
-    known_product_ids: frozenset[int] | None = None  # products in the warehouse plus this day's snapshot
-    known_order_ids: frozenset[int] | None = None  # orders in the warehouse plus this day's partition
+    # Products in the warehouse plus this day's snapshot; orders in the warehouse plus this day's partition.
+    # A set, or KnownInWarehouse: the ids stay in the warehouse and the gate joins against them.
+    known_product_ids: frozenset[int] | KnownInWarehouse | None = None
+    known_order_ids: frozenset[int] | KnownInWarehouse | None = None
     lateness: timedelta = DEFAULT_LATENESS
     # The first extraction of a shop table holds all history up to the interval end.
     full_history: bool = False
@@ -143,30 +146,83 @@ class SuiteSpec:
         self.items.append((expectation, kwargs))
 
     def build(self) -> gx.ExpectationSuite:
-        """The GX suite."""
+        """The GX suite (ids known to the warehouse must have been resolved to sets first)."""
         import great_expectations as gx
         import great_expectations.expectations as gxe
 
-        expectations = [getattr(gxe, cls)(**kwargs) for cls, kwargs in self.items]
+        expectations = []
+        for cls, kwargs in self.items:
+            gx_kwargs = dict(kwargs)
+            if isinstance(gx_kwargs.get("row_condition"), RowCondition):
+                gx_kwargs["row_condition"] = gx_kwargs["row_condition"].to_gx()
+            if isinstance(gx_kwargs.get("value_set"), KnownInWarehouse):
+                raise TypeError(
+                    f"{self.name}: {cls} on {gx_kwargs.get('column')} still refers to the warehouse's ids; "
+                    "resolve them to a set before building the GX suite"
+                )
+            expectations.append(getattr(gxe, cls)(**gx_kwargs))
         return gx.ExpectationSuite(name=self.name, expectations=expectations)
 
 
-def _row_condition_is_in(column: str, values: tuple[str, ...] | list[str]) -> Any:
-    from great_expectations.expectations.row_conditions import Column as ConditionColumn
-
-    return ConditionColumn(column).is_in(list(values))
-
-
-def _row_condition_is_null(column: str) -> Any:
-    from great_expectations.expectations.row_conditions import Column as ConditionColumn
-
-    return ConditionColumn(column).is_null()
+def expectation_type(class_name: str) -> str:
+    """GX's snake_case expectation type of an expectation class (ExpectColumnValuesToBeNull -> expect_column_...)."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", class_name).lower()
 
 
-def _row_condition_not_in(column: str, values: tuple[str, ...] | list[str]) -> Any:
-    from great_expectations.expectations.row_conditions import Column as ConditionColumn
+@dataclass(frozen=True)
+class KnownInWarehouse:
+    """The ids a referential check accepts, left in the warehouse: `raw.<table>.<column>` up to `through`.
 
-    return ConditionColumn(column).is_not_in(list(values))
+    The set-based gate answers the check with a join; the GX suite needs the ids as a set, which the
+    gate resolves (narrowed to the batch's ids) only when it has to build one.
+    """
+
+    table: str
+    column: str
+    through: date
+
+
+@dataclass(frozen=True)
+class RowCondition:
+    """A row filter on one column, kept neutral so the set-based checks can read it without GX."""
+
+    column: str
+    operator: str  # "IN", "NOT_IN" or "IS_NULL"
+    values: tuple[Any, ...] = ()
+
+    def to_gx(self) -> Any:
+        """GX's row-condition object."""
+        from great_expectations.expectations.row_conditions import Column as ConditionColumn
+
+        column = ConditionColumn(self.column)
+        if self.operator == "IN":
+            return column.is_in(list(self.values))
+        if self.operator == "NOT_IN":
+            return column.is_not_in(list(self.values))
+        return column.is_null()
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON GX writes for this condition in a result's expectation_config."""
+        if self.operator == "IS_NULL":
+            return {"column": {"name": self.column}, "is_null": True, "type": "nullity"}
+        return {
+            "column": {"name": self.column},
+            "operator": self.operator,
+            "parameter": list(self.values),
+            "type": "comparison",
+        }
+
+
+def _row_condition_is_in(column: str, values: tuple[str, ...] | list[str]) -> RowCondition:
+    return RowCondition(column, "IN", tuple(values))
+
+
+def _row_condition_is_null(column: str) -> RowCondition:
+    return RowCondition(column, "IS_NULL")
+
+
+def _row_condition_not_in(column: str, values: tuple[str, ...] | list[str]) -> RowCondition:
+    return RowCondition(column, "NOT_IN", tuple(values))
 
 
 # --- shared families ----------------------------------------------------------------------------
@@ -254,7 +310,7 @@ def _change_window(spec: SuiteSpec, ctx: PartitionContext, *, order_aggregate: b
     )
 
 
-def _known_ids(spec: SuiteSpec, column: str, known: frozenset[int] | None, what: str) -> None:
+def _known_ids(spec: SuiteSpec, column: str, known: frozenset[int] | KnownInWarehouse | None, what: str) -> None:
     # Without the warehouse's view (None) the check is left out rather than run against nothing.
     if known is not None:
         spec.add(
@@ -263,7 +319,7 @@ def _known_ids(spec: SuiteSpec, column: str, known: frozenset[int] | None, what:
             column,
             description=f"every {column} is a known {what} (in the warehouse or this day's data)",
             column=column,
-            value_set=sorted(known),
+            value_set=known if isinstance(known, KnownInWarehouse) else sorted(known),
         )
 
 

@@ -1,24 +1,49 @@
-"""Load one lake partition into the warehouse `raw` schema, behind the quality gate.
+"""Gate and load one lake partition into the warehouse `raw` schema: the one protocol every caller uses.
 
-One transaction per partition: delete the partition's earlier rows, COPY the new ones, check the
-count against the manifest, record the batch in the ledger, commit. A failure anywhere rolls the
-whole partition back, so the previous state stays intact. A partition that fails the quality gate
-is never loaded: it is copied to the lake's quarantine zone with its validation result.
+One transaction per partition:
+1. COPY the partition's CSV into a temporary all-text staging table (`quality.set_based.stage_ddl`);
+2. the quality gate answers the partition's suite over the staged rows (`quality.gate.gate_staged`);
+3. `load_partition` then replaces the partition in `raw.<source>_<entity>` from the staging table;
+   `gate_partition` stops before that;
+4. the ledger row and the validation result are written, and the transaction commits.
+
+A failure anywhere rolls the whole partition back, so the previous state stays intact. A partition
+the gate rejects is never loaded: it is copied to the lake's quarantine zone with its validation
+result, and the rejection is recorded in the ledger and in `ops.validation_results`.
+
+The CLI, the demo and the DAG steps call these functions (through `shopflow.pipeline`). `warehouse`
+is a DSN, or an open connection that a loop over many partitions reuses.
 """
 
 from __future__ import annotations
 
 import io
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 import psycopg2
 from psycopg2 import sql
 
 from shopflow.contracts import Entity
 from shopflow.lake import Lake, Partition
-from shopflow.warehouse.raw_schema import OPS_SCHEMA, RAW_SCHEMA, ensure_raw_schema
+from shopflow.quality.outcome import QualityGateError, ValidationOutcome
+from shopflow.quality.set_based import STAGE_TABLE, header_matches, prepare_transaction, stage_ddl
+from shopflow.quality.suites import KnownInWarehouse, PartitionContext
+from shopflow.warehouse.ops import record_validation, was_rejected, write_ledger
+from shopflow.warehouse.raw_schema import RAW_SCHEMA, ensure_raw_schema
+
+# Referential checks: which warehouse ids each entity's ids must be among (loaded before it, LOAD_ORDER).
+KNOWN_IDS: dict[str, dict[str, tuple[str, str]]] = {
+    "shop.order_items": {
+        "known_product_ids": ("fakestore_products", "product_id"),
+        "known_order_ids": ("shop_orders", "order_id"),
+    },
+    "clickstream.events": {"known_product_ids": ("fakestore_products", "product_id")},
+}
 
 
 class LoadError(RuntimeError):
@@ -27,14 +52,18 @@ class LoadError(RuntimeError):
 
 @dataclass(frozen=True)
 class LoadResult:
+    """What happened to one partition: its batch, the gate's verdict and where the time went."""
+
     entity: str
     dt: date
     batch_id: str
     row_count: int
-    validated: bool
+    loaded: bool  # False for gate_partition: validated and recorded only
     expectations_evaluated: int
-    validation_seconds: float
-    load_seconds: float
+    evaluated_by: str  # "set-based SQL" or "great_expectations"
+    read_seconds: float  # lake: get, gunzip, checksum
+    gate_seconds: float
+    load_seconds: float  # staging COPY + replace + ledger + commit
 
 
 def batch_id_for(partition: Partition) -> str:
@@ -43,224 +72,206 @@ def batch_id_for(partition: Partition) -> str:
     return f"{m.entity}/{m.dt.isoformat()}/{m.sha256[:16]}"
 
 
-def _known_ids(cur, table: str, column: str, dt: date) -> frozenset[int]:
-    """Ids already in the warehouse up to `dt` (the day's products and orders load before their lines)."""
-    cur.execute(
-        sql.SQL("select distinct {col} from {schema}.{table} where dt <= %s").format(
-            col=sql.Identifier(column), schema=sql.Identifier(RAW_SCHEMA), table=sql.Identifier(table)
-        ),
-        (dt,),
-    )
-    return frozenset(row[0] for row in cur.fetchall())
+@contextmanager
+def _connection(warehouse: str | Any) -> Iterator[Any]:
+    if isinstance(warehouse, str):
+        conn = psycopg2.connect(warehouse)
+        try:
+            yield conn
+        finally:
+            conn.close()
+    else:
+        yield warehouse
 
 
-def _write_ledger(
-    cur,
-    batch_id: str,
-    entity: Entity,
-    dt: date,
-    status: str,
-    partition: Partition,
-    evaluated: int | None,
-    failed: int | None,
-    message: str | None,
-    started: datetime,
-) -> None:
-    cur.execute(
-        f"""
-        insert into {OPS_SCHEMA}.load_ledger
-            (batch_id, entity, dt, status, row_count, sha256, lake_key, expectations_evaluated,
-             expectations_failed, message, started_at, finished_at)
-        values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())
-        on conflict (batch_id) do update set
-            status = excluded.status, row_count = excluded.row_count,
-            expectations_evaluated = excluded.expectations_evaluated,
-            expectations_failed = excluded.expectations_failed, message = excluded.message,
-            started_at = excluded.started_at, finished_at = excluded.finished_at
-        """,
-        (
-            batch_id,
-            entity.qualified_name,
-            dt,
-            status,
-            partition.manifest.row_count,
-            partition.manifest.sha256,
-            partition.data_key,
-            evaluated,
-            failed,
-            message,
-            started,
-        ),
-    )
-
-
-def _validate(conn, lake: Lake, entity: Entity, partition: Partition, batch_id: str, started: datetime):
-    """Run the quality gate on the partition; on failure quarantine it, record the rejection and raise."""
-    from shopflow.quality.gate import QualityGateError, record_validation
-    from shopflow.quality.gate import gate_partition as run_gate
-    from shopflow.quality.suites import PartitionContext
-
-    dt = partition.manifest.dt
-    known_products = known_orders = None
-    with conn.cursor() as cur:
-        if entity.qualified_name in ("shop.order_items", "clickstream.events"):
-            known_products = _known_ids(cur, "fakestore_products", "product_id", dt)
-        if entity.qualified_name == "shop.order_items":
-            known_orders = _known_ids(cur, "shop_orders", "order_id", dt)
-    context = PartitionContext(
-        entity=entity,
-        dt=dt,
-        manifest_row_count=partition.manifest.row_count,
-        known_product_ids=known_products,
-        known_order_ids=known_orders,
-        full_history=partition.manifest.full_history,
-    )
-    try:
-        return run_gate(context, partition.csv_bytes)
-    except QualityGateError as rejection:
-        outcome = rejection.outcome
-        conn.rollback()
-        lake.quarantine_partition(entity, dt, outcome.result)
-        with conn.cursor() as cur:
-            _write_ledger(
-                cur,
-                batch_id,
-                entity,
-                dt,
-                "rejected",
-                partition,
-                outcome.evaluated,
-                len(outcome.failed),
-                outcome.summary()[:4000],
-                started,
-            )
-        record_validation(conn, outcome, batch_id)
-        conn.commit()
-        raise
-
-
-def gate_partition(lake: Lake, warehouse_dsn: str, entity: Entity, dt: date) -> str:
-    """Validate a lake partition without loading it; return its batch id (raise QualityGateError on failure).
-
-    The passing result is recorded in ops.validation_results, so a later `load_partition(...,
-    validated_batch_id=...)` can load exactly these bytes without validating again.
-    """
-    from shopflow.quality.gate import record_validation
-
-    started = datetime.now(UTC)
-    partition = lake.read_partition(entity, dt)
-    batch_id = batch_id_for(partition)
-    conn = psycopg2.connect(warehouse_dsn)
-    try:
-        ensure_raw_schema(conn)
-        outcome = _validate(conn, lake, entity, partition, batch_id, started)
-        record_validation(conn, outcome, batch_id)
-        conn.commit()
-    finally:
-        conn.close()
-    return batch_id
-
-
-def _validation_evaluated(conn, batch_id: str, entity: Entity) -> int | None:
-    """Expectations evaluated by the passing validation recorded for this exact batch, else None."""
-    from shopflow.quality.gate import ensure_validation_results_table
-
-    ensure_validation_results_table(conn)
-    with conn.cursor() as cur:
-        cur.execute(
-            "select evaluated from ops.validation_results where batch_id = %s and entity = %s and success",
-            (batch_id, entity.qualified_name),
-        )
-        row = cur.fetchone()
-    return row[0] if row else None
-
-
-def _copy_partition(conn, entity: Entity, partition: Partition) -> None:
-    """Replace the partition's rows with the lake data (in the caller's transaction)."""
-    table = sql.SQL("{}.{}").format(sql.Identifier(RAW_SCHEMA), sql.Identifier(entity.table))
+def _stage(conn: Any, entity: Entity, partition: Partition) -> str | None:
+    """COPY the partition into the staging table; None when staged, else why it could not be."""
+    if not header_matches(entity, partition.csv_bytes):
+        return "its header is not the contract's columns"
     columns = sql.SQL(", ").join(sql.Identifier(c) for c in entity.column_names)
-    copy = sql.SQL("copy {} ({}) from stdin with (format csv, header true)").format(table, columns)
+    copy = sql.SQL("copy {} ({}) from stdin with (format csv, header true)").format(
+        sql.Identifier(STAGE_TABLE), columns
+    )
     with conn.cursor() as cur:
-        cur.execute(sql.SQL("delete from {} where dt = %s").format(table), (partition.manifest.dt,))
+        cur.execute(stage_ddl(entity))
+        cur.execute("savepoint staged")
         try:
             cur.copy_expert(copy.as_string(conn), io.BytesIO(partition.csv_bytes))
         except psycopg2.Error as err:
+            cur.execute("rollback to savepoint staged")
+            return str(err).strip()
+    return None
+
+
+def _replace_partition(conn: Any, entity: Entity, partition: Partition) -> None:
+    """Replace the partition's rows by the staged ones, typed (in the caller's transaction)."""
+    table = sql.Identifier(RAW_SCHEMA, entity.table)
+    columns = sql.SQL(", ").join(sql.Identifier(c) for c in entity.column_names)
+    typed = sql.SQL(", ").join(
+        sql.SQL("nullif({}, '')::{}").format(sql.Identifier(c.name), sql.SQL(c.pg_type)) for c in entity.columns
+    )
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("delete from {} where dt = %s").format(table), (partition.manifest.dt,))
+        try:
+            cur.execute(
+                sql.SQL("insert into {} ({}) select {} from {}").format(
+                    table, columns, typed, sql.Identifier(STAGE_TABLE)
+                )
+            )
+        except psycopg2.Error as err:
             raise LoadError(
-                f"{partition.data_key}: COPY into {RAW_SCHEMA}.{entity.table} failed, nothing was loaded: "
+                f"{partition.data_key}: insert into {RAW_SCHEMA}.{entity.table} failed, nothing was loaded: "
                 f"{str(err).strip()}"
             ) from err
         if cur.rowcount != partition.manifest.row_count:
             raise LoadError(
-                f"{partition.data_key}: COPY loaded {cur.rowcount} rows but the manifest says "
-                f"{partition.manifest.row_count}; nothing was loaded"
+                f"{partition.data_key}: {cur.rowcount} rows reached {RAW_SCHEMA}.{entity.table} but the manifest "
+                f"says {partition.manifest.row_count}; nothing was loaded"
             )
 
 
-def load_partition(
-    lake: Lake,
-    warehouse_dsn: str,
-    entity: Entity,
-    dt: date,
-    *,
-    validate: bool = True,
-    validated_batch_id: str | None = None,
-) -> LoadResult:
-    """Validate and load raw/<source>/<entity>/dt=<dt>/ into raw.<source>_<entity>, replacing that partition.
+def partition_context(entity: Entity, partition: Partition) -> PartitionContext:
+    """What the gate knows about a partition: its manifest, and where the ids it refers to live."""
+    dt = partition.manifest.dt
+    known = {
+        attr: KnownInWarehouse(table, column, dt)
+        for attr, (table, column) in KNOWN_IDS.get(entity.qualified_name, {}).items()
+    }
+    return PartitionContext(
+        entity=entity,
+        dt=dt,
+        manifest_row_count=partition.manifest.row_count,
+        full_history=partition.manifest.full_history,
+        **known,
+    )
 
-    With `validated_batch_id` (from `gate_partition`) and validate=False, the partition is loaded only if
-    it is still that exact batch and its passing validation is on record.
-    """
-    from shopflow.quality.gate import record_validation
+
+def _ledger(conn: Any, partition: Partition, batch_id: str, status: str, started: datetime, **fields: Any) -> None:
+    write_ledger(
+        conn,
+        batch_id=batch_id,
+        entity=partition.manifest.entity,
+        dt=partition.manifest.dt,
+        status=status,
+        row_count=partition.manifest.row_count,
+        sha256=partition.manifest.sha256,
+        lake_key=partition.data_key,
+        started=started,
+        evaluated=fields.get("evaluated"),
+        failed=fields.get("failed"),
+        message=fields.get("message"),
+    )
+
+
+def _reject(
+    conn: Any,
+    lake: Lake,
+    entity: Entity,
+    partition: Partition,
+    batch_id: str,
+    outcome: ValidationOutcome,
+    started: datetime,
+) -> None:
+    conn.rollback()
+    lake.quarantine_partition(entity, partition.manifest.dt, outcome.result)
+    _ledger(
+        conn,
+        partition,
+        batch_id,
+        "rejected",
+        started,
+        evaluated=outcome.evaluated,
+        failed=len(outcome.failed),
+        message=outcome.summary()[:4000],
+    )
+    record_validation(conn, outcome, batch_id)
+    conn.commit()
+
+
+def _run(
+    lake: Lake, warehouse: str | Any, entity: Entity, dt: date, *, load: bool, expected_batch_id: str | None
+) -> LoadResult:
+    from shopflow.quality.gate import gate_staged
 
     started = datetime.now(UTC)
+    t_read = time.perf_counter()
     partition = lake.read_partition(entity, dt)
     batch_id = batch_id_for(partition)
-    if validated_batch_id is not None and validated_batch_id != batch_id:
+    if expected_batch_id is not None and expected_batch_id != batch_id:
         raise LoadError(
-            f"{partition.data_key} changed since it was validated (validated {validated_batch_id}, now "
+            f"{partition.data_key} changed since it was validated (validated {expected_batch_id}, now "
             f"{batch_id}); validate it again before loading"
         )
-    conn = psycopg2.connect(warehouse_dsn)
-    try:
-        ensure_raw_schema(conn)
-        t0 = time.perf_counter()
-        outcome, evaluated = None, None
-        if validate:
-            outcome = _validate(conn, lake, entity, partition, batch_id, started)
-            evaluated = outcome.evaluated
-        elif validated_batch_id is not None:
-            evaluated = _validation_evaluated(conn, batch_id, entity)
-            if evaluated is None:
-                raise LoadError(f"{partition.data_key}: no passing validation is recorded for batch {batch_id}")
-        t1 = time.perf_counter()
+    with _connection(warehouse) as conn:
         try:
-            _copy_partition(conn, entity, partition)
-        except LoadError as err:
-            conn.rollback()
+            ensure_raw_schema(conn)
+            t0 = time.perf_counter()
             with conn.cursor() as cur:
-                _write_ledger(cur, batch_id, entity, dt, "failed", partition, evaluated, None, str(err)[:4000], started)
-            conn.commit()
-            raise
-        with conn.cursor() as cur:
-            failed = 0 if evaluated is not None else None
-            _write_ledger(cur, batch_id, entity, dt, "loaded", partition, evaluated, failed, None, started)
-        if outcome is not None:
+                prepare_transaction(cur)
+            staging_error = _stage(conn, entity, partition)
+            t1 = time.perf_counter()
+            with conn.cursor() as cur:
+                outcome = gate_staged(
+                    cur, partition_context(entity, partition), partition.csv_bytes, staged=staging_error is None
+                )
+            t2 = time.perf_counter()
+            if not outcome.success:
+                _reject(conn, lake, entity, partition, batch_id, outcome, started)
+                raise QualityGateError(outcome)
+            try:
+                if load:
+                    if staging_error is not None:
+                        raise LoadError(
+                            f"{partition.data_key}: COPY into the staging table failed, nothing was loaded: {staging_error}"
+                        )
+                    _replace_partition(conn, entity, partition)
+                    _ledger(conn, partition, batch_id, "loaded", started, evaluated=outcome.evaluated, failed=0)
+            except LoadError as err:
+                conn.rollback()
+                _ledger(
+                    conn, partition, batch_id, "failed", started, evaluated=outcome.evaluated, message=str(err)[:4000]
+                )
+                conn.commit()
+                raise
             record_validation(conn, outcome, batch_id)
-        conn.commit()
-        t2 = time.perf_counter()
-    except BaseException:
-        conn.rollback()
-        raise
-    finally:
-        conn.close()
-    lake.clear_quarantine(entity, dt)
+            # Only a partition rejected before can have a quarantine copy: spare the lake a listing.
+            clear_quarantine = load and was_rejected(conn, entity.qualified_name, dt)
+            conn.commit()
+            t3 = time.perf_counter()
+        except BaseException:
+            conn.rollback()
+            raise
+    if clear_quarantine:
+        lake.clear_quarantine(entity, dt)
     return LoadResult(
         entity=entity.qualified_name,
         dt=dt,
         batch_id=batch_id,
         row_count=partition.manifest.row_count,
-        validated=evaluated is not None,
-        expectations_evaluated=evaluated or 0,
-        validation_seconds=t1 - t0,
-        load_seconds=t2 - t1,
+        loaded=load,
+        expectations_evaluated=outcome.evaluated,
+        evaluated_by=str(outcome.result.get("meta", {}).get("shopflow", {}).get("evaluated_by", "")),
+        read_seconds=t0 - t_read,
+        gate_seconds=t2 - t1,
+        load_seconds=(t1 - t0) + (t3 - t2),
     )
+
+
+def gate_partition(lake: Lake, warehouse: str | Any, entity: Entity, dt: date) -> LoadResult:
+    """Validate a lake partition without loading it and record the verdict; raise QualityGateError on failure.
+
+    The result's batch_id names the exact bytes validated: `load_partition(..., expected_batch_id=...)`
+    refuses to load anything else.
+    """
+    return _run(lake, warehouse, entity, dt, load=False, expected_batch_id=None)
+
+
+def load_partition(
+    lake: Lake, warehouse: str | Any, entity: Entity, dt: date, *, expected_batch_id: str | None = None
+) -> LoadResult:
+    """Gate and load raw/<source>/<entity>/dt=<dt>/ into raw.<source>_<entity>, replacing that partition.
+
+    The gate always runs, in the load's transaction (it costs about as much as the load). With
+    `expected_batch_id` (from `gate_partition`), a partition that changed since is refused.
+    """
+    return _run(lake, warehouse, entity, dt, load=True, expected_batch_id=expected_batch_id)

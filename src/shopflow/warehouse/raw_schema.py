@@ -1,30 +1,13 @@
-"""DDL for the warehouse `raw` schema and the `ops` bookkeeping schema, derived from the contract."""
+"""DDL for the warehouse `raw` schema, derived from the contract (the `ops` schema is `warehouse.ops`)."""
 
 from __future__ import annotations
 
 from psycopg2.extensions import connection
 
 from shopflow.contracts import ENTITIES, Entity
+from shopflow.warehouse.ops import ensure_ops_schema
 
 RAW_SCHEMA = "raw"
-OPS_SCHEMA = "ops"
-
-LOAD_LEDGER_DDL = f"""
-create table if not exists {OPS_SCHEMA}.load_ledger (
-    batch_id text primary key,
-    entity text not null,
-    dt date not null,
-    status text not null check (status in ('loaded', 'rejected', 'failed')),
-    row_count bigint,
-    sha256 text,
-    lake_key text not null,
-    expectations_evaluated integer,
-    expectations_failed integer,
-    message text,
-    started_at timestamptz not null,
-    finished_at timestamptz not null
-)
-"""
 
 
 def raw_table_ddl(entity: Entity) -> str:
@@ -37,23 +20,19 @@ def raw_table_ddl(entity: Entity) -> str:
 
 
 def ensure_raw_schema(conn: connection) -> None:
-    """Create the raw and ops schemas and their tables when missing (idempotent).
+    """Create the raw schema and its tables, and the ops schema, when missing (idempotent); commits.
 
     Checks first: even `create index if not exists` takes a table lock, which would queue every load
     behind any open transaction on the table.
     """
-    expected = [f"{RAW_SCHEMA}.{e.table}" for e in ENTITIES.values()] + [f"{OPS_SCHEMA}.load_ledger"]
+    expected = [f"{RAW_SCHEMA}.{e.table}" for e in ENTITIES.values()]
     with conn.cursor() as cur:
         cur.execute("select count(to_regclass(name)) = %s from unnest(%s::text[]) as name", (len(expected), expected))
-        if cur.fetchone()[0]:
-            conn.commit()
-            return
-        cur.execute(f"create schema if not exists {RAW_SCHEMA}")
-        cur.execute(f"create schema if not exists {OPS_SCHEMA}")
-        for entity in ENTITIES.values():
-            cur.execute(raw_table_ddl(entity))
-            # Loads replace one partition at a time: deleting by dt must not scan the table.
-            cur.execute(f"create index if not exists {entity.table}_dt_idx on {RAW_SCHEMA}.{entity.table} (dt)")
-        cur.execute(LOAD_LEDGER_DDL)
-        cur.execute(f"create index if not exists load_ledger_entity_dt_idx on {OPS_SCHEMA}.load_ledger (entity, dt)")
+        if not cur.fetchone()[0]:
+            cur.execute(f"create schema if not exists {RAW_SCHEMA}")
+            for entity in ENTITIES.values():
+                cur.execute(raw_table_ddl(entity))
+                # Loads replace one partition at a time: deleting by dt must not scan the table.
+                cur.execute(f"create index if not exists {entity.table}_dt_idx on {RAW_SCHEMA}.{entity.table} (dt)")
+    ensure_ops_schema(conn)
     conn.commit()
