@@ -29,6 +29,9 @@ from shopflow.dashboards.metabase import (
 )
 from tests.metabase_double import MetabaseDouble
 
+# Every card of every dashboard in metabase/, as provisioning sends them.
+CARD_COUNT = len(all_cards(load_dashboards()))
+
 ADMIN = ("admin@shopflow.example", "Pr0visioning-pass")
 WAREHOUSE = WarehouseConnection("warehouse.internal", 5432, "warehouse", "metabase_reader", "r3ader-pw")
 DASHBOARDS = load_dashboards()
@@ -61,7 +64,7 @@ def test_provisioning_from_scratch_creates_everything_once(double):
         27,
         5,
     )
-    assert report.count("card", "created") == 27
+    assert report.count("card", "created") == CARD_COUNT
     assert report.count("dashboard", "created") == 5
     # The database uses the read-only role, and Metabase got the password (it never returns it).
     (db,) = double.databases.values()
@@ -128,7 +131,7 @@ def test_second_run_creates_nothing_and_updates(double):
     assert second.database.action == "updated" and second.database.id == first.database.id
     assert second.collection.action == "unchanged"
     assert second.count("card", "created") == 0 and second.count("dashboard", "created") == 0
-    assert second.count("card", "unchanged") == 27
+    assert second.count("card", "unchanged") == CARD_COUNT
     assert [d.url for d in second.dashboards] == [d.url for d in first.dashboards]
     # The database details (e.g. a rotated password) are always re-sent, and a schema sync asked for.
     assert len(double.calls("PUT", r"/api/database/\d+")) == 1
@@ -424,7 +427,7 @@ def test_setup_raced_by_another_process_logs_in(clears_token):
         assert setup.status == (400 if clears_token else 403)
         assert not report.setup_performed
         assert len(mb.calls("POST", r"/api/session")) == 1
-        assert len(mb.cards) == 21
+        assert len(mb.cards) == CARD_COUNT
 
 
 def test_unreachable_warehouse_at_sync_is_a_clear_error(double):
@@ -489,7 +492,7 @@ def test_provisioning_waits_for_metabase_to_start():
         wait_until_ready(client, timeout=10, interval=0.01)
         assert [r.status for r in mb.calls("GET", r"/api/health")] == [503, 503, 200]
         report = run(mb)
-    assert len(report.cards) == 21
+    assert len(report.cards) == CARD_COUNT
 
 
 def test_metabase_that_never_starts_is_a_clear_error():
