@@ -1,17 +1,14 @@
-with version_counts as (
-    select
-        dc.customer_id,
-        count(dc.customer_key) as versions
+with most_versions as (
+    -- versions are numbered 1, 2, ... per customer, so the highest number is the most versions
+    select max(dc.version_number) as version_number
     from marts.dim_customers as dc
-    group by dc.customer_id
 ),
 
 chosen_customer as (
     -- the customer with the most versions, and the lowest id wins a tie so the card is stable
-    select vc.customer_id
-    from version_counts as vc
-    order by vc.versions desc, vc.customer_id
-    limit 1
+    select min(dc.customer_id) as customer_id
+    from marts.dim_customers as dc
+    inner join most_versions as mv on dc.version_number = mv.version_number
 )
 
 select
