@@ -1,14 +1,12 @@
-with most_versions as (
-    -- versions are numbered 1, 2, ... per customer, so the highest number is the most versions
-    select max(dc.version_number) as version_number
+with chosen_customer as (
+    -- the customer with the most versions (numbered 1, 2, ... per customer), the lowest id on a
+    -- tie so the card is stable; the scalar subquery runs first and is compared like a constant,
+    -- so the (version_number, customer_id) index yields that customer as its first entry
+    select dc.customer_id
     from marts.dim_customers as dc
-),
-
-chosen_customer as (
-    -- the customer with the most versions, and the lowest id wins a tie so the card is stable
-    select min(dc.customer_id) as customer_id
-    from marts.dim_customers as dc
-    inner join most_versions as mv on dc.version_number = mv.version_number
+    where dc.version_number = (select max(dcv.version_number) from marts.dim_customers as dcv)
+    order by dc.customer_id
+    limit 1
 )
 
 select
