@@ -8,7 +8,7 @@ BIN := .venv/bin
 SHOPFLOW := $(BIN)/shopflow
 PYTEST_ARGS ?=
 
-.PHONY: help setup data-docs-assets system-deps services-up services-down services-status env compose-env demo transform quality-docs dashboards metabase airflow test test-fast lint format clean
+.PHONY: help setup data-docs-assets system-deps services-up services-down services-status env compose-env demo bench-cards transform quality-docs dashboards metabase airflow test test-fast lint format clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -53,6 +53,17 @@ compose-env: ## write .env for docker compose with fresh random secrets (never o
 
 demo: setup data-docs-assets ## the whole pipeline on embedded services: every day of a year (or the last DAYS) replayed, dbt, dashboards
 	@$(SHOPFLOW) demo $(if $(DAYS),--days $(DAYS)) $(if $(SCALE),--scale $(SCALE))
+
+# The card benchmark's warehouse: a demo of its own per scale, so it never mixes with `make demo`'s.
+BENCH_SCALE = $(or $(SCALE),100)
+BENCH_DAYS = $(or $(DAYS),1)
+BENCH_STATE = $(CURDIR)/.local/bench-scale-$(BENCH_SCALE)
+
+bench-cards: setup ## card p50/p95 and refresh time on a SCALE (default 100) demo warehouse under .local/bench-scale-SCALE
+	@export SHOPFLOW_STATE_DIR=$(BENCH_STATE); \
+	$(SHOPFLOW) demo --scale $(BENCH_SCALE) --days $(BENCH_DAYS) \
+	  && $(BIN)/python benchmarks/bench_cards.py $(if $(RUNS),--runs $(RUNS)); \
+	status=$$?; $(SHOPFLOW) services down; exit $$status
 
 transform: services-up ## dbt build: star schema, marts, data tests and unit tests
 	@$(SHOPFLOW) transform

@@ -84,6 +84,8 @@ def render() -> str:
         keys = [
             c["name"] for c in model["columns"] if any(k.get("type") == "primary_key" for k in c.get("constraints", []))
         ]
+        # A compound primary key is a model-level constraint.
+        keys += [col for k in model.get("constraints", []) if k.get("type") == "primary_key" for col in k["columns"]]
         if keys:
             out.append(f"Primary key: `{', '.join(keys)}`.\n")
         table_tests = [_describe_test(name, args) for name, args in _tests(model.get("data_tests"))]

@@ -230,10 +230,14 @@ def _select_aliases(select_statement) -> set[str]:
     return aliases
 
 
+# Cards read marts at the grain they show; adding up these facts' rows grows with the data.
+LINE_GRAIN_FACTS = {"marts.fact_orders", "marts.fact_events"}
+
+
 def sql_rule_violations(sql: str) -> list[str]:
     """Problems with a card's SQL: aliases or ordinals in GROUP BY/ORDER BY, uppercase keywords,
     more than one statement, tables outside schema marts (or ops, the quality gate's record, which the
-    Data Quality dashboard reads)."""
+    Data Quality dashboard reads), line-grain facts (docs/performance.md)."""
     tree = _parse(sql)
     problems = []
     statements = [s for s in tree.segments if s.is_type("statement")]
@@ -260,6 +264,8 @@ def sql_rule_violations(sql: str) -> list[str]:
         if "." in name:
             if not name.startswith(("marts.", "ops.")):
                 problems.append(f"table {table.raw} is outside schemas marts and ops")
+            elif name in LINE_GRAIN_FACTS:
+                problems.append(f"table {table.raw} is a line-grain fact: read a mart at the card's grain")
         elif name not in cte_names:
             problems.append(f"table {table.raw} is neither a CTE nor schema-qualified in marts")
     return problems
@@ -297,7 +303,8 @@ def test_rule_checker_catches_violations():
             group by p.category
             order by revenue desc
         )
-        SELECT t.category as cat, t.revenue from t join public.other as o on true order by cat, 2
+        SELECT t.category as cat, t.revenue from t join public.other as o on true
+        join marts.fact_orders as f on true order by cat, 2
         """
     )
     problems = sql_rule_violations(bad)
@@ -306,6 +313,7 @@ def test_rule_checker_catches_violations():
     assert "ordinal 2 in order by" in problems
     assert "keyword 'SELECT' is not lowercase" in problems
     assert "table public.other is outside schemas marts and ops" in problems
+    assert "table marts.fact_orders is a line-grain fact: read a mart at the card's grain" in problems
 
 
 @pytest.mark.parametrize("card", CARDS, ids=[c.key for c in CARDS])

@@ -143,7 +143,7 @@ def test_changed_sql_updates_only_that_card(double, tmp_path):
     shutil.copytree(DEFAULT_ROOT, root)
     run(double, root)
     sql_path = root / "cards" / "executive" / "total_orders.sql"
-    new_sql = sql_path.read_text().replace("where fo.is_revenue", "where fo.is_revenue and fo.quantity > 0")
+    new_sql = sql_path.read_text().replace("as dr", "as dr\nwhere dr.orders > 0")
     sql_path.write_text(new_sql)
     double.clear_requests()
     report = run(double, root)

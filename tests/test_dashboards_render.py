@@ -175,18 +175,78 @@ select
     extract(isodow from d.day) in (6, 7) as is_weekend
 from generate_series(timestamp '2025-06-01', timestamp '2026-05-31', interval '1 day') as d (day);
 
+create table marts.fact_order_totals as
+select
+    fo.order_id,
+    min(fo.customer_id) as customer_id,
+    min(fo.customer_key) as customer_key,
+    min(fo.order_date_key) as order_date_key,
+    min(fo.ordered_at) as ordered_at,
+    min(fo.order_status) as order_status,
+    min(fo.payment_method) as payment_method,
+    bool_and(fo.is_revenue) as is_revenue,
+    count(*)::int as line_count,
+    sum(fo.quantity)::int as units,
+    sum(fo.line_revenue)::numeric(12, 2) as order_revenue,
+    max(fo.order_updated_at) as order_updated_at,
+    timestamptz '2026-04-16 05:00+00' as processed_at
+from marts.fact_orders as fo
+group by fo.order_id;
+
+-- every day from the first to the last order date of any status, zeros included
 create table marts.mart_daily_revenue as
+with bounds as (
+    select min(fo.ordered_at at time zone 'UTC')::date as first_day, max(fo.ordered_at at time zone 'UTC')::date as last_day
+    from marts.fact_orders as fo
+),
+daily as (
+    select
+        (fo.ordered_at at time zone 'UTC')::date as date_day,
+        count(distinct fo.order_id)::int as orders,
+        sum(fo.quantity)::int as units,
+        sum(fo.line_revenue)::numeric(12, 2) as revenue,
+        count(distinct fo.customer_id)::int as customers
+    from marts.fact_orders as fo
+    where fo.is_revenue
+    group by (fo.ordered_at at time zone 'UTC')::date
+)
+select
+    d.day::date as date_day,
+    to_char(d.day, 'YYYYMMDD')::int as date_key,
+    coalesce(dl.orders, 0) as orders,
+    coalesce(dl.units, 0) as units,
+    coalesce(dl.revenue, 0)::numeric(12, 2) as revenue,
+    coalesce(dl.customers, 0) as customers,
+    round(dl.revenue / nullif(dl.orders, 0), 2)::numeric(12, 2) as avg_order_value
+from bounds as b
+cross join generate_series(b.first_day, b.last_day, interval '1 day') as d (day)
+left join daily as dl on dl.date_day = d.day::date;
+
+create table marts.mart_daily_product_sales as
 select
     (fo.ordered_at at time zone 'UTC')::date as date_day,
-    min(fo.order_date_key) as date_key,
-    count(distinct fo.order_id)::int as orders,
-    sum(fo.quantity)::int as units,
-    sum(fo.line_revenue)::numeric(12, 2) as revenue,
-    count(distinct fo.customer_id)::int as customers,
-    round(sum(fo.line_revenue) / count(distinct fo.order_id), 2)::numeric(12, 2) as avg_order_value
+    fo.order_date_key as date_key,
+    fo.product_id,
+    (count(distinct fo.order_id) filter (where fo.is_revenue))::int as orders,
+    coalesce(sum(fo.quantity) filter (where fo.is_revenue), 0)::int as units,
+    coalesce(sum(fo.line_revenue) filter (where fo.is_revenue), 0)::numeric(12, 2) as revenue,
+    max(fo.ordered_at) filter (where fo.is_revenue) as last_sold_at,
+    timestamptz '2026-04-16 05:00+00' as processed_at
 from marts.fact_orders as fo
-where fo.is_revenue
-group by (fo.ordered_at at time zone 'UTC')::date;
+group by (fo.ordered_at at time zone 'UTC')::date, fo.order_date_key, fo.product_id;
+
+create table marts.mart_daily_category_sales as
+select
+    (fo.ordered_at at time zone 'UTC')::date as date_day,
+    fo.order_date_key as date_key,
+    dp.category,
+    (count(distinct fo.order_id) filter (where fo.is_revenue))::int as orders,
+    coalesce(sum(fo.quantity) filter (where fo.is_revenue), 0)::int as units,
+    coalesce(sum(fo.line_revenue) filter (where fo.is_revenue), 0)::numeric(12, 2) as revenue,
+    timestamptz '2026-04-16 05:00+00' as processed_at
+from marts.fact_orders as fo
+inner join marts.dim_products as dp on fo.product_key = dp.product_key
+group by (fo.ordered_at at time zone 'UTC')::date, fo.order_date_key, dp.category;
 
 create table marts.mart_monthly_revenue as
 with m as (
@@ -210,7 +270,7 @@ from m;
 
 create table marts.mart_product_performance as
 with latest as (
-    select max(fo.ordered_at) as last_at from marts.fact_orders as fo
+    select max(fo.ordered_at at time zone 'UTC')::date as last_day from marts.fact_orders as fo
 ),
 sales as (
     select
@@ -219,30 +279,43 @@ sales as (
         sum(fo.quantity)::int as units_sold,
         sum(fo.line_revenue)::numeric(12, 2) as revenue,
         max(fo.ordered_at) as last_sold_at,
-        coalesce(sum(fo.quantity) filter (where fo.ordered_at > l.last_at - interval '30 days'), 0)::int as units_last_30d,
-        coalesce(sum(fo.line_revenue) filter (where fo.ordered_at > l.last_at - interval '30 days'), 0)::numeric(12, 2) as revenue_last_30d,
-        (l.last_at::date - max(fo.ordered_at)::date)::int as days_since_last_sale
+        coalesce(sum(fo.quantity) filter (where (fo.ordered_at at time zone 'UTC')::date > l.last_day - 90), 0)::int
+            as units_last_90d,
+        coalesce(sum(fo.line_revenue) filter (where (fo.ordered_at at time zone 'UTC')::date > l.last_day - 90), 0)
+            ::numeric(12, 2) as revenue_last_90d,
+        (l.last_day - max(fo.ordered_at at time zone 'UTC')::date)::int as days_since_last_sale
     from marts.fact_orders as fo
     cross join latest as l
     where fo.is_revenue
-    group by fo.product_id, l.last_at
+    group by fo.product_id, l.last_day
+),
+joined as (
+    select
+        dp.product_id, dp.product_key, dp.title, dp.category, dp.price, dp.rating_rate, dp.rating_count,
+        coalesce(s.order_count, 0) as order_count,
+        coalesce(s.units_sold, 0) as units_sold,
+        coalesce(s.revenue, 0)::numeric(12, 2) as revenue,
+        round(s.revenue / nullif(s.units_sold, 0), 2)::numeric(12, 2) as avg_item_value,
+        s.last_sold_at,
+        s.days_since_last_sale,
+        coalesce(s.units_last_90d, 0) as units_last_90d,
+        coalesce(s.revenue_last_90d, 0)::numeric(12, 2) as revenue_last_90d
+    from marts.dim_products as dp
+    left join sales as s on dp.product_id = s.product_id
+),
+median as (
+    select percentile_cont(0.5) within group (order by j.units_last_90d)::numeric as units from joined as j
 )
 select
-    dp.product_id, dp.product_key, dp.title, dp.category, dp.price, dp.rating_rate, dp.rating_count,
-    coalesce(s.order_count, 0) as order_count,
-    coalesce(s.units_sold, 0) as units_sold,
-    coalesce(s.revenue, 0)::numeric(12, 2) as revenue,
-    round(s.revenue / nullif(s.units_sold, 0), 2)::numeric(12, 2) as avg_item_value,
-    s.last_sold_at,
-    coalesce(s.units_last_30d, 0) as units_last_30d,
-    coalesce(s.revenue_last_30d, 0)::numeric(12, 2) as revenue_last_30d,
-    s.days_since_last_sale,
-    case when s.days_since_last_sale is null or s.units_last_30d < 3 then 'slow-moving'
-         when s.units_last_30d < 8 then 'watch' else 'healthy' end as inventory_status,
-    case when s.days_since_last_sale is null or s.units_last_30d < 3 then 1
-         when s.units_last_30d < 8 then 2 else 3 end as status_sort
-from marts.dim_products as dp
-left join sales as s on dp.product_id = s.product_id;
+    j.*,
+    m.units::numeric(12, 1) as median_units_last_90d,
+    round(j.units_last_90d / nullif(m.units, 0), 4)::numeric(8, 4) as share_of_median,
+    case when j.units_last_90d = 0 or j.units_last_90d < 0.4 * m.units then 'slow-moving'
+         when j.units_last_90d < 0.65 * m.units then 'watch' else 'healthy' end as inventory_status,
+    case when j.units_last_90d = 0 or j.units_last_90d < 0.4 * m.units then 1
+         when j.units_last_90d < 0.65 * m.units then 2 else 3 end as status_sort
+from joined as j
+cross join median as m;
 
 create table marts.mart_customer_lifetime_value as
 with per_customer as (
@@ -276,6 +349,32 @@ select
     rank() over (order by j.lifetime_revenue desc)::int as revenue_rank
 from joined as j;
 
+create table marts.mart_value_segments as
+select s.value_segment, s.value_segment_sort, count(c.customer_id)::int as customers,
+    coalesce(sum(c.lifetime_revenue), 0)::numeric(14, 2) as lifetime_revenue
+from (values ('VIP', 1), ('High', 2), ('Medium', 3), ('Low', 4)) as s (value_segment, value_segment_sort)
+left join marts.mart_customer_lifetime_value as c on c.value_segment = s.value_segment
+group by s.value_segment, s.value_segment_sort;
+
+create table marts.mart_lifetime_value_bands as
+select b.value_band, b.band_sort, b.min_revenue::numeric(12, 2) as min_revenue,
+    b.max_revenue::numeric(12, 2) as max_revenue, count(c.customer_id)::int as customers,
+    coalesce(sum(c.lifetime_revenue), 0)::numeric(14, 2) as lifetime_revenue
+from (values ('under $100', 1, 0, 100), ('$100-249', 2, 100, 250), ('$250-499', 3, 250, 500),
+    ('$500-999', 4, 500, 1000), ('$1,000-2,499', 5, 1000, 2500), ('$2,500-4,999', 6, 2500, 5000),
+    ('$5,000+', 7, 5000, null)) as b (value_band, band_sort, min_revenue, max_revenue)
+left join marts.mart_customer_lifetime_value as c
+    on c.order_count > 0 and c.lifetime_revenue >= b.min_revenue
+    and (b.max_revenue is null or c.lifetime_revenue < b.max_revenue)
+group by b.value_band, b.band_sort, b.min_revenue, b.max_revenue;
+
+create table marts.mart_daily_active_customers as
+select d.date_day, d.date_key, count(distinct fo.customer_id)::int as active_customers
+from marts.mart_daily_revenue as d
+left join marts.fact_orders as fo
+    on (fo.ordered_at at time zone 'UTC')::date between d.date_day - 29 and d.date_day
+group by d.date_day, d.date_key;
+
 create table marts.mart_order_frequency as
 with buckets as (
     select * from (values ('0 orders', 1, 0, 0), ('1 order', 2, 1, 1), ('2-3 orders', 3, 2, 3),
@@ -306,6 +405,24 @@ select
 from generate_series(0, 23) as h (event_hour)
 left join marts.fact_events as fe on fe.event_hour = h.event_hour
 group by h.event_hour;
+
+create table marts.mart_daily_sessions as
+with sessions as (
+    select fe.session_id, fe.device_type, min(fe.event_at) as started_at, max(fe.funnel_step) as deepest_step,
+        count(*) as events
+    from marts.fact_events as fe
+    group by fe.session_id, fe.device_type
+)
+select
+    (s.started_at at time zone 'UTC')::date as date_day,
+    to_char(s.started_at at time zone 'UTC', 'YYYYMMDD')::int as date_key,
+    s.device_type,
+    s.deepest_step,
+    count(*)::int as sessions,
+    sum(s.events)::int as events
+from sessions as s
+group by (s.started_at at time zone 'UTC')::date, to_char(s.started_at at time zone 'UTC', 'YYYYMMDD')::int,
+    s.device_type, s.deepest_step;
 """
 
 
@@ -337,9 +454,25 @@ def sample_results(n: int = 3) -> dict[str, CardResult]:
     results["product_performance/slow_moving_inventory"] = result(
         "product_performance/slow_moving_inventory",
         [
-            ("Old lamp", "electronics", "slow-moving", 80, 0, Decimal("50.00"), None),
-            ("Ring", "jewelery", "watch", 20, 2, Decimal("150.00"), dt.datetime(2026, 3, 1, tzinfo=dt.UTC)),
-            ("Shirt", "men's clothing", "healthy", 1, 9, Decimal("800.00"), dt.datetime(2026, 4, 1, tzinfo=dt.UTC)),
+            ("slow-moving", "Old lamp", Decimal("0.1"), 2, Decimal("50.00"), "electronics", None),
+            (
+                "watch",
+                "Ring",
+                Decimal("0.6"),
+                12,
+                Decimal("150.00"),
+                "jewelery",
+                dt.datetime(2026, 3, 1, tzinfo=dt.UTC),
+            ),
+            (
+                "healthy",
+                "Shirt",
+                Decimal("1"),
+                20,
+                Decimal("800.00"),
+                "men's clothing",
+                dt.datetime(2026, 4, 1, tzinfo=dt.UTC),
+            ),
         ],
     )
     results["customer_analytics/value_segments"] = result(
@@ -444,8 +577,9 @@ def test_hourly_axis_has_one_tick_per_hour():
 def test_insights_are_computed_from_the_results():
     insights = {i.title: i.text for i in compute_insights(sample_results())}
     assert insights["Slow-moving products"] == (
-        "1 of 3 products are slow-moving; together they earned 5.0% ($50) of the $1,000 revenue "
-        "of the 30 days to the latest order date."
+        "Red: 1 of 3 products sold under 40% of the median product's units in the 90 days to the latest "
+        "order date: Old lamp, with $50 of revenue in those days (5.0% of $1,000). "
+        "Orange (under 65%): Ring, with $150 (15.0%)."
     )
     assert insights["Low-value customers"].startswith("75.0% of customers (30 of 40) are Low value")
     # 9 and 20 tie on events: the earliest hour wins, so the text is stable.
@@ -455,9 +589,36 @@ def test_insights_are_computed_from_the_results():
 def test_insights_say_no_data_instead_of_dividing_by_zero():
     assert "No data" in peak_traffic_hour(result("traffic/hourly_activity", [(h, 0, 0) for h in range(24)])).text
     no_revenue = slow_moving_share(
-        result("product_performance/slow_moving_inventory", [("A", "c", "slow-moving", None, 0, 0, None)])
+        result("product_performance/slow_moving_inventory", [("slow-moving", "A", None, 0, 0, "c", None)])
     )
-    assert "no product earned revenue" in no_revenue.text
+    assert no_revenue.text.endswith("latest order date: A, with $0 of revenue in those days.")
+
+
+def test_slow_movers_insight_names_every_flagged_product():
+    slow = slow_moving_share(
+        result(
+            "product_performance/slow_moving_inventory",
+            [
+                ("slow-moving", "SSD", Decimal("0.25"), 30, Decimal("3000.00"), "electronics", None),
+                ("slow-moving", "Ring", Decimal("0.3"), 36, Decimal("2000.00"), "jewelery", None),
+                ("slow-moving", "Monitor", Decimal("0.33"), 40, Decimal("1000.00"), "electronics", None),
+                ("healthy", "Bag", Decimal("1"), 120, Decimal("4000.00"), "men's clothing", None),
+            ],
+        )
+    )
+    assert slow.text.startswith("Red: 3 of 4 products sold under 40% of the median")
+    assert slow.text.endswith(": SSD, Ring and Monitor, with $6,000 of revenue in those days (60.0% of $10,000).")
+    assert "Orange" not in slow.text
+    healthy = slow_moving_share(
+        result(
+            "product_performance/slow_moving_inventory",
+            [("healthy", "Bag", Decimal("1"), 120, Decimal("4000.00"), "men's clothing", None)],
+        )
+    )
+    assert healthy.text == (
+        "None of the 1 products is slow-moving: each sold at least 65% of the median product's units in the "
+        "90 days to the latest order date."
+    )
 
 
 # --- pages -----------------------------------------------------------------------------------------
@@ -623,8 +784,8 @@ def test_broken_card_sql_names_the_card(mini_warehouse, tmp_path):
     root = tmp_path / "metabase"
     shutil.copytree(DEFAULT_ROOT, root)
     sql = root / "cards" / "traffic" / "device_types.sql"
-    sql.write_text(sql.read_text().replace("marts.fact_events", "marts.fact_eventz"))
-    with pytest.raises(CardQueryError, match=r"traffic/device_types .*fact_eventz"):
+    sql.write_text(sql.read_text().replace("marts.mart_daily_sessions", "marts.mart_daily_sessionz"))
+    with pytest.raises(CardQueryError, match=r"traffic/device_types .*mart_daily_sessionz"):
         render_dashboards(mini_warehouse.warehouse_dsn, tmp_path / "site", root)
 
 
@@ -635,9 +796,11 @@ def test_empty_marts_render_no_data(isolated_settings, tmp_path):
         with conn, conn.cursor() as cur:
             cur.execute(MINI_MARTS_SQL)
             cur.execute(
-                "truncate marts.fact_orders, marts.fact_events, marts.dim_customers, marts.dim_products, "
-                "marts.mart_daily_revenue, marts.mart_monthly_revenue, marts.mart_product_performance, "
-                "marts.mart_customer_lifetime_value, marts.mart_hourly_traffic"
+                "truncate marts.fact_orders, marts.fact_order_totals, marts.fact_events, marts.dim_customers, "
+                "marts.dim_products, marts.mart_daily_revenue, marts.mart_monthly_revenue, "
+                "marts.mart_product_performance, marts.mart_customer_lifetime_value, marts.mart_hourly_traffic, "
+                "marts.mart_daily_product_sales, marts.mart_daily_category_sales, marts.mart_daily_sessions, "
+                "marts.mart_daily_active_customers, marts.mart_value_segments, marts.mart_lifetime_value_bands"
             )
             ensure_ops_schema(conn)  # the loader creates it with the raw schema; nothing validated yet
     finally:
@@ -661,7 +824,7 @@ def test_readonly_role_can_read_marts_and_nothing_else(mini_warehouse):
     dsn = mini_warehouse.warehouse_dsn
     try:
         first = create_readonly_role(dsn, role, "first-Passw0rd")
-        assert first.created and first.tables_granted == 11
+        assert first.created and first.tables_granted == 18
         second = create_readonly_role(dsn, role, "second-Passw0rd")
         assert not second.created
         reader_dsn = re.sub(r"//[^@]+@", f"//{role}:second-Passw0rd@", dsn)

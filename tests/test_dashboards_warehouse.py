@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from shopflow.dashboards.definitions import all_cards, load_dashboards
@@ -59,3 +61,60 @@ def test_render_on_the_built_warehouse(built_warehouse, tmp_path):
     # The demo pipeline produces orders: none of the executive cards is empty.
     assert NO_DATA + "</div>" not in executive
     assert "Peak traffic hour" in index.read_text()
+
+
+# The same figures computed straight from the line-grain facts, the way the cards did before they
+# read the marts at their own grain: the marts must not change what a card shows.
+FROM_THE_FACTS = {
+    "executive/total_revenue": "select coalesce(sum(line_revenue), 0) from marts.fact_orders where is_revenue",
+    "executive/total_orders": "select count(distinct order_id) from marts.fact_orders where is_revenue",
+    "executive/avg_order_value": """select round(avg(total), 2) from (select sum(line_revenue) as total
+        from marts.fact_orders where is_revenue group by order_id) as orders""",
+    "executive/active_customers_30d": """select count(distinct customer_id) from marts.fact_orders
+        where (ordered_at at time zone 'UTC')::date
+            > (select max(ordered_at at time zone 'UTC')::date from marts.fact_orders) - 30""",
+    "executive/revenue_by_category": """select p.category, sum(f.line_revenue) from marts.fact_orders f
+        join marts.dim_products p using (product_key) where f.is_revenue group by p.category
+        order by 2 desc, 1""",
+    "product_performance/category_performance": """select p.category, count(distinct f.order_id),
+        coalesce(sum(f.quantity), 0), coalesce(sum(f.line_revenue), 0),
+        round(sum(f.line_revenue) / nullif(sum(f.quantity), 0), 2)
+        from marts.dim_products p left join marts.fact_orders f on f.product_key = p.product_key and f.is_revenue
+        group by p.category order by 4 desc, 1""",
+    "customer_analytics/value_segments": """select s.segment, count(c.customer_id), coalesce(sum(c.lifetime_revenue), 0)
+        from unnest(array['VIP', 'High', 'Medium', 'Low']) with ordinality as s (segment, n)
+        left join marts.mart_customer_lifetime_value c on c.value_segment = s.segment
+        group by s.segment, s.n order by s.n""",
+    "customer_analytics/top_customers": """select revenue_rank, full_name, city, country, value_segment,
+        order_count, lifetime_revenue, avg_order_value, last_order_at from marts.mart_customer_lifetime_value
+        where lifetime_revenue > 0 order by lifetime_revenue desc, customer_id limit 20""",
+    "traffic/device_types": """select device_type, count(distinct session_id) from marts.fact_events
+        group by device_type order by 2 desc, 1""",
+    "traffic/event_types": """select event_type, count(*) from marts.fact_events
+        group by event_type, funnel_step order by funnel_step""",
+    "traffic/funnel_conversion": """select count(*) filter (where deepest >= 1), count(*) filter (where deepest >= 2),
+        count(*) filter (where deepest >= 3), count(*) filter (where deepest >= 4),
+        count(*) filter (where deepest >= 5)
+        from (select max(funnel_step) as deepest from marts.fact_events group by session_id) s""",
+}
+
+
+def _rows(dsn: str, sql: str) -> list[tuple]:
+    import psycopg2
+
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            return [tuple(float(v) if isinstance(v, Decimal) else v for v in row) for row in cur.fetchall()]
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("key", sorted(FROM_THE_FACTS))
+def test_cards_show_what_the_facts_give(card_results, built_warehouse, key):
+    expected = _rows(built_warehouse.warehouse_dsn, FROM_THE_FACTS[key])
+    shown = [tuple(float(v) if isinstance(v, Decimal) else v for v in row) for row in card_results[key].rows]
+    if key == "traffic/funnel_conversion":
+        shown = [tuple(row[1] for row in shown)]
+    assert shown == expected

@@ -33,6 +33,13 @@ MART_TABLES = (
     "mart_hourly_traffic",
     "mart_daily_revenue",
     "mart_monthly_revenue",
+    "fact_order_totals",
+    "mart_daily_product_sales",
+    "mart_daily_category_sales",
+    "mart_daily_sessions",
+    "mart_daily_active_customers",
+    "mart_value_segments",
+    "mart_lifetime_value_bands",
 )
 
 PRODUCT_COLUMNS = ("product_id", "title", "price", "description", "category", "image", "rating_rate", "rating_count")
@@ -277,15 +284,15 @@ def expected_revenue(partitions: list[dict[str, dict[str, list[tuple]]]]) -> tup
 
 
 def mart_rows(dsn: str) -> dict[str, list[tuple]]:
-    """Every mart table's rows, in a deterministic order."""
+    """Every mart table's rows, in a deterministic order, without processed_at (when a run wrote them)."""
     snapshot = {}
     conn = psycopg2.connect(dsn)
     try:
         with conn.cursor() as cur:
             for table in MART_TABLES:
                 cur.execute(f"select * from marts.{table} limit 0")
-                order = ", ".join(str(i) for i in range(1, len(cur.description) + 1))
-                cur.execute(f"select * from marts.{table} order by {order}")
+                columns = ", ".join(d.name for d in cur.description if d.name != "processed_at")
+                cur.execute(f"select {columns} from marts.{table} order by {columns}")
                 snapshot[table] = cur.fetchall()
     finally:
         conn.close()
@@ -351,6 +358,29 @@ def test_build_passes_every_test_and_reconciles_with_raw(warehouse: Settings) ->
     assert query(dsn, "select sum(revenue) from marts.mart_monthly_revenue")[0][0] == revenue
     assert query(dsn, "select sum(lifetime_revenue) from marts.mart_customer_lifetime_value")[0][0] == revenue
     assert query(dsn, "select sum(revenue) from marts.mart_product_performance")[0][0] == revenue
+    assert query(dsn, "select sum(revenue) from marts.mart_daily_product_sales")[0][0] == revenue
+    assert query(dsn, "select sum(revenue) from marts.mart_daily_category_sales")[0][0] == revenue
+    orders = query(dsn, "select sum(order_revenue) filter (where is_revenue), sum(line_count), count(*) "
+                        "from marts.fact_order_totals")[0]  # fmt: skip
+    assert orders == (revenue, sum(lines_per_order.values()), len(lines_per_order))
+    # Days with only cancelled/returned lines keep a zero row: 01-31 (orders 102 and 103).
+    zero_day = query(dsn, "select category, orders, revenue from marts.mart_daily_category_sales "
+                          "where date_key = 20260131")  # fmt: skip
+    assert zero_day == [("electronics", 0, Decimal("0.00"))]
+    sessions = query(dsn, "select device_type, sum(sessions), sum(events) from marts.mart_daily_sessions "
+                          "group by device_type order by device_type")  # fmt: skip
+    assert sessions == [("desktop", 1, 5), ("mobile", 1, 2), ("tablet", 1, 1)]
+    # Active customers (any status, 30 days): 1 and 2 from 01-29, and 4 (a cancelled order) on 01-31.
+    active = dict(query(dsn, "select date_day::text, active_customers from marts.mart_daily_active_customers"))
+    assert active == {"2026-01-29": 2, "2026-01-30": 2, "2026-01-31": 3}
+    segments = query(dsn, "select value_segment, customers, lifetime_revenue from marts.mart_value_segments "
+                          "order by value_segment_sort")  # fmt: skip
+    assert segments == [("VIP", 0, 0), ("High", 0, 0), ("Medium", 0, 0), ("Low", 4, revenue)]
+    assert query(dsn, "select sum(customers), sum(lifetime_revenue) from marts.mart_lifetime_value_bands") == [
+        (2, revenue)
+    ]
+    depth = dict(query(dsn, "select deepest_step, sum(sessions) from marts.mart_daily_sessions group by 1"))
+    assert depth == {1: 1, 2: 1, 5: 1}  # s3 bounced, s1 viewed a product across midnight, s2 bought
 
     # UTC days: order 105 (23:59:59 UTC) belongs to 01-29 even though the session is UTC+14.
     daily = dict(query(dsn, "select date_day::text, revenue from marts.mart_daily_revenue"))
@@ -439,6 +469,11 @@ def test_incremental_run_equals_full_refresh(warehouse: Settings) -> None:
     line_101 = query(dsn, "select order_line_key from marts.fact_orders where order_id = 101")
     assert len(line_101) == 1
 
+    orders_before = dict(query(dsn, "select order_id, xmin::text from marts.fact_order_totals"))
+    days_before = dict(
+        query(dsn, "select date_key || '/' || product_id, xmin::text from marts.mart_daily_product_sales")
+    )
+
     load_partitions(dsn, NEXT_PARTITION)
     started = time.monotonic()
     result = build(warehouse)
@@ -452,6 +487,18 @@ def test_incremental_run_equals_full_refresh(warehouse: Settings) -> None:
     rewritten = {key for key in before if after.get(key) != before[key]}
     assert rewritten == {line_101[0][0]}, "only the changed order's lines are rewritten"
     assert len(after) == len(before) + 1  # order 104's line
+
+    # The order-grain fact rewrites the changed order only; the daily marts recompute its day
+    # (01-30, UTC) and add order 104's (02-01): the other days' rows are untouched.
+    orders_after = dict(query(dsn, "select order_id, xmin::text from marts.fact_order_totals"))
+    assert {o for o in orders_after if orders_after[o] != orders_before.get(o)} == {101, 104}
+    days_after = dict(
+        query(dsn, "select date_key || '/' || product_id, xmin::text from marts.mart_daily_product_sales")
+    )
+    assert {d for d in days_after if days_after[d] != days_before.get(d)} == {"20260130/2", "20260201/1"}
+    assert query(dsn, "select orders, revenue from marts.mart_daily_product_sales where date_key = 20260130") == [
+        (0, Decimal("0.00"))
+    ]
 
     revenue, revenue_lines, _ = expected_revenue([BASE_PARTITIONS, NEXT_PARTITION])
     assert revenue == Decimal("386.79")

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from shopflow.config import Settings, load_settings
+from shopflow.mart_rules import DBT_VARS
 from shopflow.quality.marts import MARTS
 from shopflow.transform import TRANSFORM_DIR, TransformError, dbt_env, run_dbt
 
@@ -114,10 +115,24 @@ def test_mart_contracts_match_the_marts_contract(manifest) -> None:
         assert "analyze" in " ".join(hook.sql for hook in node.config.post_hook), table
 
 
+def test_python_thresholds_mirror_the_dbt_vars() -> None:
+    """The quality suites and the insights state the marts' thresholds; dbt builds with its vars."""
+    project = yaml.safe_load((TRANSFORM_DIR / "dbt_project.yml").read_text())
+    assert {name: project["vars"][name] for name in DBT_VARS} == DBT_VARS
+
+
+def test_incremental_marts_stamp_the_rows_they_write(manifest) -> None:
+    models = {n.name: n for n in manifest.nodes.values() if n.resource_type.value == "model"}
+    incremental = {name for name, node in models.items() if node.config.materialized == "incremental"}
+    assert incremental == {"fact_orders", "fact_order_totals", "mart_daily_product_sales", "mart_daily_category_sales"}
+    for name in incremental - {"fact_orders"}:
+        assert "processed_at" in models[name].columns, name
+
+
 def test_every_model_has_a_primary_key_test(manifest) -> None:
     tested: dict[str, set[str]] = {}
     for node in manifest.nodes.values():
-        if node.resource_type.value != "test" or not node.attached_node:
+        if node.resource_type.value != "test" or not getattr(node, "attached_node", None):
             continue
         kind = node.test_metadata.name if node.test_metadata else ""
         target = node.attached_node.split(".")[-1]
@@ -135,6 +150,9 @@ def test_every_model_has_a_primary_key_test(manifest) -> None:
         "mart_order_frequency",
         "mart_monthly_revenue",
         "mart_product_performance",
+        "fact_order_totals",
+        "mart_daily_product_sales",
+        "mart_daily_category_sales",
     } <= unit_tested
 
 

@@ -82,11 +82,39 @@ insert into @s.mart_order_frequency values
     ('0 orders', 1, 1, 0.5), ('1 order', 2, 0, 0), ('2-3 orders', 3, 1, 0.5), ('4-5 orders', 4, 0, 0),
     ('6-10 orders', 5, 0, 0), ('11+ orders', 6, 0, 0);
 
+insert into @s.fact_order_totals
+select order_id, min(customer_id), min(customer_key), min(order_date_key), min(ordered_at), min(order_status),
+    min(payment_method), bool_and(is_revenue), count(*), sum(quantity), sum(line_revenue), max(order_updated_at),
+    timestamptz '2026-01-04 02:00+00'
+from @s.fact_orders group by order_id;
+
+insert into @s.mart_daily_product_sales
+select to_date(order_date_key::text, 'YYYYMMDD'), order_date_key, product_id,
+    count(distinct order_id) filter (where is_revenue), coalesce(sum(quantity) filter (where is_revenue), 0),
+    coalesce(sum(line_revenue) filter (where is_revenue), 0), max(ordered_at) filter (where is_revenue),
+    timestamptz '2026-01-04 02:00+00'
+from @s.fact_orders group by order_date_key, product_id;
+
+insert into @s.mart_daily_category_sales
+select to_date(f.order_date_key::text, 'YYYYMMDD'), f.order_date_key, p.category,
+    count(distinct f.order_id) filter (where f.is_revenue), coalesce(sum(f.quantity) filter (where f.is_revenue), 0),
+    coalesce(sum(f.line_revenue) filter (where f.is_revenue), 0), timestamptz '2026-01-04 02:00+00'
+from @s.fact_orders f join @s.dim_products p on p.product_key = f.product_key
+group by f.order_date_key, p.category;
+
+insert into @s.mart_daily_sessions
+select cast(started_at at time zone 'UTC' as date), cast(to_char(started_at at time zone 'UTC', 'YYYYMMDD') as integer),
+    device_type, deepest_step, count(*), sum(events)
+from (select session_id, device_type, min(event_at) as started_at, max(funnel_step) as deepest_step,
+    count(*) as events from @s.fact_events group by session_id, device_type) s
+group by 1, 2, 3, 4;
+
+-- The median product sold 3 units in the 90 days: the Backpack's 2 are 66.67% of it (healthy).
 insert into @s.mart_product_performance values
     (1, md5('1'), 'Backpack', 'men''s clothing', 109.95, 3.9, 120, 1, 2, 20.00, 10.00, '2026-01-02 09:00+00',
-     2, 20.00, 1, 'watch', 2),
-    (2, md5('2'), 'Ring', 'jewelery', 5.50, 4.6, 400, 2, 4, 22.00, 5.50, '2026-01-03 16:00+00', 4, 22.00, 0,
-     'watch', 2);
+     1, 2, 20.00, 3.0, 0.6667, 'healthy', 3),
+    (2, md5('2'), 'Ring', 'jewelery', 5.50, 4.6, 400, 2, 4, 22.00, 5.50, '2026-01-03 16:00+00', 0, 4, 22.00,
+     3.0, 1.3333, 'healthy', 3);
 
 insert into @s.mart_hourly_traffic
 select h, coalesce(events, 0), coalesce(sessions, 0), coalesce(visitors, 0), coalesce(pv, 0), coalesce(prv, 0),
@@ -108,6 +136,16 @@ insert into @s.mart_daily_revenue values
     ('2026-01-03', 20260103, 1, 3, 16.50, 1, 16.50);
 
 insert into @s.mart_monthly_revenue values ('2026-01-01', 2, 6, 42.00, 1, 21.00, null, null);
+
+-- Customer 2's cancelled order on 01-03 still makes them active.
+insert into @s.mart_daily_active_customers values ('2026-01-02', 20260102, 1), ('2026-01-03', 20260103, 2);
+
+insert into @s.mart_value_segments values ('VIP', 1, 0, 0), ('High', 2, 0, 0), ('Medium', 3, 0, 0), ('Low', 4, 2, 42.00);
+
+insert into @s.mart_lifetime_value_bands values
+    ('under $100', 1, 0, 100, 1, 42.00), ('$100-249', 2, 100, 250, 0, 0), ('$250-499', 3, 250, 500, 0, 0),
+    ('$500-999', 4, 500, 1000, 0, 0), ('$1,000-2,499', 5, 1000, 2500, 0, 0), ('$2,500-4,999', 6, 2500, 5000, 0, 0),
+    ('$5,000+', 7, 5000, null, 0, 0);
 """
 
 
@@ -167,6 +205,25 @@ def test_broken_line_revenue_fails_with_offending_row(stack, marts_schema):
     daily = outcomes["marts.mart_daily_revenue"]
     assert [f.column for f in daily.failed] == ["revenue"]
     assert daily.failed[0].examples[0]["date_day"] == "2026-01-02"
+
+
+def test_wrong_slow_mover_status_and_unreconciled_daily_sales_fail(stack, marts_schema):
+    _execute(
+        stack.warehouse_dsn,
+        f"update {marts_schema}.mart_product_performance set inventory_status = 'watch', status_sort = 2 "
+        f"where product_id = 2; update {marts_schema}.mart_daily_category_sales set revenue = revenue + 1 "
+        f"where category = 'jewelery' and date_key = 20260103",
+    )
+    tables = ["mart_product_performance", "mart_daily_category_sales", "mart_daily_product_sales"]
+    outcomes = {o.entity: o for o in validate_marts(stack.warehouse_dsn, schema=marts_schema, tables=tables)}
+    (status,) = outcomes["marts.mart_product_performance"].failed
+    assert status.column == "inventory_status" and "median" in status.rule
+    assert status.examples == [
+        {"product_id": 2, "units_last_90d": 4, "median_units_last_90d": 3.0, "inventory_status": "watch"}
+    ]
+    (daily,) = outcomes["marts.mart_daily_category_sales"].failed
+    assert daily.column == "revenue" and daily.examples[0]["category"] == "jewelery"
+    assert outcomes["marts.mart_daily_product_sales"].success
 
 
 def test_column_rules_report_key_and_value(stack, marts_schema):

@@ -1,14 +1,9 @@
-with latest_order as (
-    select max(fo.ordered_at at time zone 'UTC')::date as last_date
-    from marts.fact_orders as fo
-),
-
-active_customers as (
-    select distinct fo.customer_id
-    from marts.fact_orders as fo
-    cross join latest_order as lo
-    where (fo.ordered_at at time zone 'UTC')::date > lo.last_date - 30
+with latest_day as (
+    select max(dac.date_day) as date_day
+    from marts.mart_daily_active_customers as dac
 )
 
-select count(ac.customer_id) as active_customers
-from active_customers as ac
+-- one row even when there are no orders yet: nobody is active
+select coalesce(max(dac.active_customers), 0) as active_customers
+from latest_day as ld
+left join marts.mart_daily_active_customers as dac on ld.date_day = dac.date_day

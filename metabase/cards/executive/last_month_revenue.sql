@@ -1,6 +1,7 @@
 with latest_order as (
-    select max(fo.ordered_at at time zone 'UTC')::date as last_date
-    from marts.fact_orders as fo
+    -- mart_daily_revenue spans the first to the last order date of any status
+    select max(dr.date_day) as last_date
+    from marts.mart_daily_revenue as dr
 ),
 
 complete_months as (

@@ -1,11 +1,11 @@
 with category_revenue as (
+    -- categories with at least one revenue order, as when summing revenue lines
     select
-        dp.category,
-        sum(fo.line_revenue) as revenue
-    from marts.fact_orders as fo
-    inner join marts.dim_products as dp on fo.product_key = dp.product_key
-    where fo.is_revenue
-    group by dp.category
+        dcs.category,
+        sum(dcs.revenue) as revenue
+    from marts.mart_daily_category_sales as dcs
+    where dcs.orders > 0
+    group by dcs.category
 )
 
 select

@@ -1,8 +1,3 @@
-with revenue_orders as (
-    select distinct fo.order_id
-    from marts.fact_orders as fo
-    where fo.is_revenue
-)
-
-select count(ro.order_id) as total_orders
-from revenue_orders as ro
+-- An order has one order date, so the daily revenue orders add up without double counting.
+select coalesce(sum(dr.orders), 0) as total_orders
+from marts.mart_daily_revenue as dr

@@ -1,23 +1,28 @@
-with revenue_lines as (
+with category_sales as (
+    -- an order counts once per category and day, and an order has one day, so days add up
     select
-        fo.order_id,
-        fo.product_key,
-        fo.quantity,
-        fo.line_revenue
-    from marts.fact_orders as fo
-    where fo.is_revenue
+        dcs.category,
+        sum(dcs.orders) as orders,
+        sum(dcs.units) as units,
+        sum(dcs.revenue) as revenue
+    from marts.mart_daily_category_sales as dcs
+    group by dcs.category
+),
+
+catalog_categories as (
+    -- from the catalog outwards, so a category with no sales still shows as zeros
+    select distinct dp.category
+    from marts.dim_products as dp
 ),
 
 category_totals as (
-    -- from the catalog outwards, so a category with no sales still shows as zeros
     select
-        dp.category,
-        count(distinct rl.order_id) as orders,
-        coalesce(sum(rl.quantity), 0) as units,
-        coalesce(sum(rl.line_revenue), 0) as revenue
-    from marts.dim_products as dp
-    left join revenue_lines as rl on dp.product_key = rl.product_key
-    group by dp.category
+        cc.category,
+        coalesce(cs.orders, 0) as orders,
+        coalesce(cs.units, 0) as units,
+        coalesce(cs.revenue, 0) as revenue
+    from catalog_categories as cc
+    left join category_sales as cs on cc.category = cs.category
 )
 
 select

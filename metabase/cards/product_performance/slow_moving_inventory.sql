@@ -1,10 +1,10 @@
 select
-    pp.title,
-    pp.category,
     pp.inventory_status,
-    pp.days_since_last_sale,
-    pp.units_last_30d,
-    pp.revenue_last_30d,
+    pp.title,
+    pp.share_of_median,
+    pp.units_last_90d,
+    pp.revenue_last_90d,
+    pp.category,
     pp.last_sold_at
 from marts.mart_product_performance as pp
-order by pp.status_sort, pp.days_since_last_sale desc nulls first, pp.product_id
+order by pp.status_sort, pp.share_of_median nulls first, pp.product_id

@@ -1,16 +1,11 @@
-with version_counts as (
-    select
-        dc.customer_id,
-        count(dc.customer_key) as versions
+with chosen_customer as (
+    -- the customer with the most versions (numbered 1, 2, ... per customer), the lowest id on a
+    -- tie so the card is stable; the scalar subquery runs first and is compared like a constant,
+    -- so the (version_number, customer_id) index yields that customer as its first entry
+    select dc.customer_id
     from marts.dim_customers as dc
-    group by dc.customer_id
-),
-
-chosen_customer as (
-    -- the customer with the most versions, and the lowest id wins a tie so the card is stable
-    select vc.customer_id
-    from version_counts as vc
-    order by vc.versions desc, vc.customer_id
+    where dc.version_number = (select max(dcv.version_number) from marts.dim_customers as dcv)
+    order by dc.customer_id
     limit 1
 )
 

@@ -1,6 +1,6 @@
 select
-    fe.device_type,
-    count(distinct fe.session_id) as sessions
-from marts.fact_events as fe
-group by fe.device_type
-order by count(distinct fe.session_id) desc, fe.device_type
+    ds.device_type,
+    sum(ds.sessions) as sessions
+from marts.mart_daily_sessions as ds
+group by ds.device_type
+order by sum(ds.sessions) desc, ds.device_type

@@ -12,21 +12,14 @@ with steps as (
     ) as s (funnel_step, step_name)
 ),
 
-session_depth as (
-    select
-        fe.session_id,
-        max(fe.funnel_step) as deepest_step
-    from marts.fact_events as fe
-    group by fe.session_id
-),
-
 reached as (
+    -- a session reaches every step up to its deepest one
     select
         s.funnel_step,
         s.step_name,
-        count(sd.session_id) as sessions
+        coalesce(sum(ds.sessions), 0) as sessions
     from steps as s
-    left join session_depth as sd on s.funnel_step <= sd.deepest_step
+    left join marts.mart_daily_sessions as ds on s.funnel_step <= ds.deepest_step
     group by s.funnel_step, s.step_name
 )
 

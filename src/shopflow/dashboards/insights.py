@@ -1,9 +1,10 @@
 """Short, plain-language findings computed from card results (no extra queries).
 
 Each insight reads one card's result. Definitions, stated so the numbers can be checked:
-- slow-moving share: products with status 'slow-moving' and their share of the revenue of the 30
-  days ending on the latest order date (`revenue_last_30d`), not a stock valuation: the warehouse
-  holds no stock quantities, so a value "at list price" could not be stated honestly.
+- slow movers: the products with status 'slow-moving' (red) and 'watch' (orange), named, with the
+  revenue they earned in the 90 days ending on the latest order date (`revenue_last_90d`) and its
+  share of the catalog's: the revenue at stake if they were delisted. Not a stock valuation: the
+  warehouse holds no stock quantities, so a value "at list price" could not be stated honestly.
 - low-value share: customers in the 'Low' value segment (lifetime revenue under 500, including
   customers who never ordered) as a share of all registered customers.
 - peak hour: the UTC hour of day with the most clickstream events (earliest hour on a tie) and its
@@ -21,6 +22,7 @@ from typing import Any
 
 from shopflow.dashboards.formatting import format_date
 from shopflow.dashboards.queries import CardResult
+from shopflow.mart_rules import SLOW_MOVER_ORANGE_SHARE, SLOW_MOVER_RED_SHARE, SLOW_MOVER_WINDOW_DAYS
 
 
 @dataclass(frozen=True)
@@ -44,22 +46,46 @@ def _money(value: Decimal) -> str:
     return f"${value:,.0f}"
 
 
+def _names(records: list[dict[str, Any]]) -> str:
+    titles = [str(r["title"]) for r in records]
+    return titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + " and " + titles[-1]
+
+
 def slow_moving_share(result: CardResult) -> Insight:
-    """How many products are slow-moving and what share of the trailing 30-day revenue they earn."""
+    """Which products are slow-moving (red) or on watch (orange), and the 90-day revenue they still earn."""
     records = result.records()
-    slow = [r for r in records if r["inventory_status"] == "slow-moving"]
     title = "Slow-moving products"
     if not records:
         return Insight("product_performance", title, "No data: no products in the catalog.")
-    total_30d = sum((_num(r["revenue_last_30d"]) for r in records), Decimal(0))
-    slow_30d = sum((_num(r["revenue_last_30d"]) for r in slow), Decimal(0))
-    head = f"{len(slow)} of {len(records)} products are slow-moving"
-    if total_30d == 0:
-        text = f"{head}; no product earned revenue in the 30 days to the latest order date."
-    else:
+    slow = [r for r in records if r["inventory_status"] == "slow-moving"]
+    watch = [r for r in records if r["inventory_status"] == "watch"]
+    window = f"the {SLOW_MOVER_WINDOW_DAYS} days to the latest order date"
+    if not slow and not watch:
+        return Insight(
+            "product_performance",
+            title,
+            f"None of the {len(records)} products is slow-moving: each sold at least "
+            f"{SLOW_MOVER_ORANGE_SHARE:.0%} of the median product's units in {window}.",
+        )
+    total = sum((_num(r["revenue_last_90d"]) for r in records), Decimal(0))
+
+    def revenue_of(group: list[dict[str, Any]]) -> tuple[str, str]:
+        revenue = sum((_num(r["revenue_last_90d"]) for r in group), Decimal(0))
+        return _money(revenue), (_pct(revenue, total) if total else "")
+
+    criterion = f"sold under {SLOW_MOVER_RED_SHARE:.0%} of the median product's units in {window}"
+    if slow:
+        money, share = revenue_of(slow)
         text = (
-            f"{head}; together they earned {_pct(slow_30d, total_30d)} ({_money(slow_30d)}) of the "
-            f"{_money(total_30d)} revenue of the 30 days to the latest order date."
+            f"Red: {len(slow)} of {len(records)} products {criterion}: {_names(slow)}, with {money} of revenue "
+            "in those days" + (f" ({share} of {_money(total)})." if share else ".")
+        )
+    else:
+        text = f"Red: none of the {len(records)} products {criterion}."
+    if watch:
+        money, share = revenue_of(watch)
+        text += f" Orange (under {SLOW_MOVER_ORANGE_SHARE:.0%}): {_names(watch)}, with {money}" + (
+            f" ({share})." if share else "."
         )
     return Insight("product_performance", title, text)
 

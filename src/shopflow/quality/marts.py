@@ -20,6 +20,13 @@ from shopflow.contracts import (
     PRODUCT_CATEGORIES,
     REFERRERS,
 )
+from shopflow.mart_rules import (
+    ACTIVE_CUSTOMER_WINDOW_DAYS,
+    SLOW_MOVER_ORANGE_SHARE,
+    SLOW_MOVER_RED_SHARE,
+    SLOW_MOVER_WINDOW_DAYS,
+    VALUE_SEGMENT_MIN,
+)
 from shopflow.quality.suites import (
     ALLOWED_VALUES,
     COMPLETENESS,
@@ -38,9 +45,6 @@ from shopflow.quality.suites import (
 MARTS_SCHEMA = "marts"
 MD5_REGEX = r"^[0-9a-f]{32}$"
 OPEN_VALID_TO = "9999-12-31 00:00:00+00"
-# The dbt vars of transform/dbt_project.yml that the marts are built with.
-VALUE_SEGMENT_MIN = {"VIP": 5000, "High": 1000, "Medium": 500}
-INVENTORY_SLOW_MOVING_DAYS = 30
 FREQUENCY_BUCKETS = ("0 orders", "1 order", "2-3 orders", "4-5 orders", "6-10 orders", "11+ orders")
 MONTH_NAMES = (
     "January", "February", "March", "April", "May", "June",
@@ -76,9 +80,10 @@ class MartSpec:
 
     table: str
     columns: tuple[tuple[str, str], ...]  # (name, pg type) in contract order
-    key: str
+    key: str  # the column failure examples are reported by; the primary key unless `unique` is given
     not_null: tuple[str, ...]
     rules: Callable[[SuiteSpec, str], None]
+    unique: tuple[str, ...] = ()  # a compound primary key, when the table has one
 
     @property
     def column_names(self) -> list[str]:
@@ -472,8 +477,10 @@ def _mart_product_performance(spec: SuiteSpec, schema: str) -> None:
         "order_count",
         "units_sold",
         "revenue",
-        "units_last_30d",
-        "revenue_last_30d",
+        "units_last_90d",
+        "revenue_last_90d",
+        "median_units_last_90d",
+        "share_of_median",
         "days_since_last_sale",
     ):
         _between(spec, column, 0)
@@ -486,22 +493,46 @@ def _mart_product_performance(spec: SuiteSpec, schema: str) -> None:
         schema,
         CONSISTENCY,
     )
+    red, orange = SLOW_MOVER_RED_SHARE, SLOW_MOVER_ORANGE_SHARE
     _sql(
         spec,
         "inventory_status",
-        f"unsold products, and products unsold for >= {INVENTORY_SLOW_MOVING_DAYS} days, are slow-moving",
-        f"""select product_id, units_sold, days_since_last_sale, inventory_status from {{batch}}
-        where (units_sold = 0 or days_since_last_sale >= {INVENTORY_SLOW_MOVING_DAYS})
-        and inventory_status <> 'slow-moving'""",
+        f"inventory_status follows the {SLOW_MOVER_WINDOW_DAYS}-day units against the catalog median: "
+        f"nothing sold or < {red:.0%} of it slow-moving, < {orange:.0%} watch, else healthy",
+        f"""select product_id, units_last_90d, median_units_last_90d, inventory_status from {{batch}}
+        where inventory_status <> case when units_last_90d = 0 or units_last_90d < {red} * median_units_last_90d
+        then 'slow-moving' when units_last_90d < {orange} * median_units_last_90d then 'watch' else 'healthy' end""",
         schema,
         CONSISTENCY,
     )
     _sql(
         spec,
-        "units_last_30d",
-        "the last 30 days are part of all time (units and revenue)",
-        """select product_id, units_sold, units_last_30d, revenue, revenue_last_30d from {batch}
-        where units_last_30d > units_sold or revenue_last_30d > revenue""",
+        "median_units_last_90d",
+        "median_units_last_90d is the median of units_last_90d over the catalog, and share_of_median the ratio",
+        """select m.product_id, m.units_last_90d, m.median_units_last_90d, m.share_of_median, c.median
+        from {batch} m cross join (select percentile_cont(0.5) within group (order by units_last_90d) as median
+        from {batch}) c where m.median_units_last_90d <> c.median
+        or m.share_of_median is distinct from round(m.units_last_90d / nullif(c.median, 0)::numeric, 4)""",
+        schema,
+        CONSISTENCY,
+    )
+    _sql(
+        spec,
+        "units_last_90d",
+        "the last 90 days are part of all time (units and revenue)",
+        """select product_id, units_sold, units_last_90d, revenue, revenue_last_90d from {batch}
+        where units_last_90d > units_sold or revenue_last_90d > revenue""",
+        schema,
+        CONSISTENCY,
+    )
+    _sql(
+        spec,
+        "revenue",
+        "revenue per product reconciles with fact_orders (revenue lines, all time)",
+        """select coalesce(m.product_id, f.product_id) as product_id, m.revenue, f.revenue as fact_revenue
+        from {batch} m full join (select product_id, sum(line_revenue) as revenue from @schema.fact_orders
+        where is_revenue group by product_id) f on f.product_id = m.product_id
+        where abs(coalesce(m.revenue, 0) - coalesce(f.revenue, 0)) >= 0.005""",
         schema,
         CONSISTENCY,
     )
@@ -513,6 +544,209 @@ def _mart_product_performance(spec: SuiteSpec, schema: str) -> None:
         where m.product_id is null""",
         schema,
         VOLUME,
+    )
+
+
+def _fact_order_totals(spec: SuiteSpec, schema: str) -> None:
+    _in_set(spec, "order_status", ORDER_STATUSES)
+    _in_set(spec, "payment_method", PAYMENT_METHODS)
+    _between(spec, "line_count", 1)
+    _between(spec, "order_revenue", 0)
+    _sql(
+        spec,
+        "is_revenue",
+        "is_revenue is true exactly when the status is not cancelled or returned",
+        """select order_id, order_status, is_revenue from {batch}
+        where is_revenue <> (order_status not in ('cancelled', 'returned'))""",
+        schema,
+        CONSISTENCY,
+    )
+    _sql(
+        spec,
+        "order_revenue",
+        "every order of fact_orders has one row with the line count, units and revenue of its lines",
+        """select coalesce(t.order_id, f.order_id) as order_id, t.line_count, f.line_count as fact_line_count,
+        t.order_revenue, f.order_revenue as fact_order_revenue from {batch} t full join (select order_id,
+        count(*) as line_count, sum(quantity) as units, sum(line_revenue) as order_revenue
+        from @schema.fact_orders group by order_id) f on f.order_id = t.order_id
+        where (t.line_count, t.units, t.order_revenue) is distinct from (f.line_count, f.units, f.order_revenue)""",
+        schema,
+        CONSISTENCY,
+    )
+
+
+def _daily_sales_rules(spec: SuiteSpec, schema: str, dimension: str, fact_source: str) -> None:
+    """Rules shared by the day x product and day x category marts; `fact_source` yields (day key, dimension)."""
+    for column in ("orders", "units", "revenue"):
+        _between(spec, column, 0)
+    _sql(
+        spec,
+        "date_key",
+        "date_key is date_day as YYYYMMDD",
+        "select date_day, date_key from {batch} where date_key <> cast(to_char(date_day, 'YYYYMMDD') as integer)",
+        schema,
+        CONSISTENCY,
+    )
+    _sql(
+        spec,
+        "orders",
+        "orders <= units (every revenue order holds at least one unit)",
+        f"select date_key, {dimension}, orders, units from {{batch}} where orders > units",
+        schema,
+        CONSISTENCY,
+    )
+    _sql(
+        spec,
+        "revenue",
+        f"revenue per day and {dimension} reconciles with fact_orders (revenue lines)",
+        f"""select coalesce(m.date_key, f.date_key) as date_key, coalesce(m.{dimension}, f.{dimension}) as
+        {dimension}, m.revenue, f.revenue as fact_revenue from {{batch}} m full join ({fact_source}) f
+        on f.date_key = m.date_key and f.{dimension} = m.{dimension}
+        where abs(coalesce(m.revenue, 0) - coalesce(f.revenue, 0)) >= 0.005""",
+        schema,
+        CONSISTENCY,
+    )
+
+
+def _mart_daily_product_sales(spec: SuiteSpec, schema: str) -> None:
+    _daily_sales_rules(
+        spec,
+        schema,
+        "product_id",
+        """select order_date_key as date_key, product_id, coalesce(sum(line_revenue) filter (where is_revenue), 0)
+        as revenue from @schema.fact_orders group by order_date_key, product_id""",
+    )
+    _sql(
+        spec,
+        "product_id",
+        "product_id exists in dim_products",
+        """select m.date_key, m.product_id from {batch} m left join @schema.dim_products p
+        on p.product_id = m.product_id where p.product_id is null""",
+        schema,
+        REFERENTIAL,
+    )
+
+
+def _mart_daily_category_sales(spec: SuiteSpec, schema: str) -> None:
+    _in_set(spec, "category", PRODUCT_CATEGORIES)
+    _daily_sales_rules(
+        spec,
+        schema,
+        "category",
+        """select f.order_date_key as date_key, p.category, coalesce(sum(f.line_revenue) filter
+        (where f.is_revenue), 0) as revenue from @schema.fact_orders f join @schema.dim_products p
+        on p.product_key = f.product_key group by f.order_date_key, p.category""",
+    )
+
+
+def _mart_daily_sessions(spec: SuiteSpec, schema: str) -> None:
+    _in_set(spec, "device_type", DEVICE_TYPES)
+    _between(spec, "deepest_step", 1, 5)
+    _between(spec, "sessions", 1)
+    _sql(
+        spec,
+        "events",
+        "every session has at least one event",
+        "select date_key, device_type, deepest_step, sessions, events from {batch} where events < sessions",
+        schema,
+        CONSISTENCY,
+    )
+    _sql(
+        spec,
+        "sessions",
+        "sessions and events add up to the distinct sessions and the events of fact_events",
+        """select m.sessions, m.events, f.sessions as fact_sessions, f.events as fact_events from (select
+        coalesce(sum(sessions), 0) as sessions, coalesce(sum(events), 0) as events from {batch}) m cross join
+        (select count(distinct session_id) as sessions, count(*) as events from @schema.fact_events) f
+        where (m.sessions, m.events) <> (f.sessions, f.events)""",
+        schema,
+        CONSISTENCY,
+    )
+
+
+def _mart_daily_active_customers(spec: SuiteSpec, schema: str) -> None:
+    _between(spec, "active_customers", 0)
+    _sql(
+        spec,
+        "date_key",
+        "date_key is date_day as YYYYMMDD",
+        "select date_day, date_key from {batch} where date_key <> cast(to_char(date_day, 'YYYYMMDD') as integer)",
+        schema,
+        CONSISTENCY,
+    )
+    _sql(
+        spec,
+        "date_day",
+        "no day is missing between the first and the last order date",
+        """select g.day from (select b.first_day + n as day from (select min(date_day) as first_day,
+        max(date_day) as last_day from {batch}) b cross join lateral generate_series(0, b.last_day - b.first_day)
+        as n) g left join {batch} d on d.date_day = g.day where d.date_day is null""",
+        schema,
+        VOLUME,
+    )
+    _sql(
+        spec,
+        "active_customers",
+        f"the latest day's active customers are the distinct customers of fact_orders in the "
+        f"{ACTIVE_CUSTOMER_WINDOW_DAYS} days ending on it",
+        f"""select d.date_day, d.active_customers, f.customers as fact_customers from {{batch}} d
+        cross join lateral (select count(distinct customer_id) as customers from @schema.fact_orders
+        where order_date_key between cast(to_char(d.date_day - {ACTIVE_CUSTOMER_WINDOW_DAYS - 1}, 'YYYYMMDD')
+        as integer) and d.date_key) f
+        where d.date_day = (select max(date_day) from {{batch}}) and d.active_customers <> f.customers""",
+        schema,
+        CONSISTENCY,
+    )
+
+
+def _mart_value_segments(spec: SuiteSpec, schema: str) -> None:
+    segments = (*VALUE_SEGMENT_MIN, "Low")
+    spec.add("ExpectTableRowCountToEqual", VOLUME, value=len(segments))
+    spec.add(
+        "ExpectColumnDistinctValuesToEqualSet",
+        ALLOWED_VALUES,
+        "value_segment",
+        column="value_segment",
+        value_set=list(segments),
+    )
+    _between(spec, "customers", 0)
+    _between(spec, "lifetime_revenue", 0)
+    _sql(
+        spec,
+        "customers",
+        "customers and revenue add up to mart_customer_lifetime_value's, segment by segment",
+        """select s.value_segment, s.customers, c.customers as clv_customers from {batch} s
+        left join (select value_segment, count(*) as customers, sum(lifetime_revenue) as revenue
+        from @schema.mart_customer_lifetime_value group by value_segment) c on c.value_segment = s.value_segment
+        where (s.customers, s.lifetime_revenue) <> (coalesce(c.customers, 0), coalesce(c.revenue, 0))""",
+        schema,
+        CONSISTENCY,
+    )
+
+
+def _mart_lifetime_value_bands(spec: SuiteSpec, schema: str) -> None:
+    spec.add("ExpectTableRowCountToEqual", VOLUME, value=7)
+    spec.add("ExpectColumnValuesToBeUnique", UNIQUENESS, "band_sort", column="band_sort")
+    _between(spec, "customers", 0)
+    _sql(
+        spec,
+        "min_revenue",
+        "bands follow each other without gaps or overlaps, from 0 to an open top band",
+        """select value_band, band_sort, min_revenue, max_revenue, next_min from (select *,
+        lead(min_revenue) over (order by band_sort) as next_min, row_number() over (order by band_sort) as n
+        from {batch}) b where (n = 1 and min_revenue <> 0) or max_revenue is distinct from next_min""",
+        schema,
+        CONSISTENCY,
+    )
+    _sql(
+        spec,
+        "customers",
+        "every customer with a revenue order is in one band",
+        """select b.customers, c.buyers from (select sum(customers) as customers from {batch}) b
+        cross join (select count(*) as buyers from @schema.mart_customer_lifetime_value where order_count > 0) c
+        where b.customers <> c.buyers""",
+        schema,
+        CONSISTENCY,
     )
 
 
@@ -702,6 +936,21 @@ MARTS: dict[str, MartSpec] = {
             rules=_fact_orders,
         ),
         MartSpec(
+            "fact_order_totals",
+            _cols(
+                "order_id bigint; customer_id bigint; customer_key text; order_date_key integer;"
+                "ordered_at timestamptz; order_status text; payment_method text; is_revenue boolean;"
+                "line_count integer; units integer; order_revenue numeric(12,2); order_updated_at timestamptz;"
+                "processed_at timestamptz"
+            ),
+            key="order_id",
+            not_null=_names(
+                "order_id customer_id customer_key order_date_key ordered_at order_status is_revenue "
+                "line_count units order_revenue order_updated_at processed_at"
+            ),
+            rules=_fact_order_totals,
+        ),
+        MartSpec(
             "fact_events",
             _cols(
                 "event_id text; session_id text; visitor_id text; customer_id bigint; is_anonymous boolean;"
@@ -730,6 +979,23 @@ MARTS: dict[str, MartSpec] = {
             rules=_mart_customer_lifetime_value,
         ),
         MartSpec(
+            "mart_value_segments",
+            _cols("value_segment text; value_segment_sort integer; customers integer; lifetime_revenue numeric(14,2)"),
+            key="value_segment",
+            not_null=_names("value_segment value_segment_sort customers lifetime_revenue"),
+            rules=_mart_value_segments,
+        ),
+        MartSpec(
+            "mart_lifetime_value_bands",
+            _cols(
+                "value_band text; band_sort integer; min_revenue numeric(12,2); max_revenue numeric(12,2);"
+                "customers integer; lifetime_revenue numeric(14,2)"
+            ),
+            key="value_band",
+            not_null=_names("value_band band_sort min_revenue customers lifetime_revenue"),
+            rules=_mart_lifetime_value_bands,
+        ),
+        MartSpec(
             "mart_order_frequency",
             _cols(
                 "frequency_bucket text; bucket_sort integer; customer_count integer; share_of_customers numeric(5,4)"
@@ -744,13 +1010,14 @@ MARTS: dict[str, MartSpec] = {
                 "product_id integer; product_key text; title text; category text; price numeric(10,2);"
                 "rating_rate numeric(3,1); rating_count integer; order_count integer; units_sold integer;"
                 "revenue numeric(12,2); avg_item_value numeric(12,2); last_sold_at timestamptz;"
-                "units_last_30d integer; revenue_last_30d numeric(12,2); days_since_last_sale integer;"
+                "days_since_last_sale integer; units_last_90d integer; revenue_last_90d numeric(12,2);"
+                "median_units_last_90d numeric(12,1); share_of_median numeric(8,4);"
                 "inventory_status text; status_sort integer"
             ),
             key="product_id",
             not_null=_names(
-                "product_id product_key order_count units_sold revenue units_last_30d "
-                "revenue_last_30d inventory_status status_sort"
+                "product_id product_key order_count units_sold revenue units_last_90d "
+                "revenue_last_90d median_units_last_90d inventory_status status_sort"
             ),
             rules=_mart_product_performance,
         ),
@@ -767,6 +1034,17 @@ MARTS: dict[str, MartSpec] = {
             rules=_mart_hourly_traffic,
         ),
         MartSpec(
+            "mart_daily_sessions",
+            _cols(
+                "date_day date; date_key integer; device_type text; deepest_step integer; sessions integer;"
+                "events integer"
+            ),
+            key="date_key",
+            unique=("date_key", "device_type", "deepest_step"),
+            not_null=_names("date_day date_key device_type deepest_step sessions events"),
+            rules=_mart_daily_sessions,
+        ),
+        MartSpec(
             "mart_daily_revenue",
             _cols(
                 "date_day date; date_key integer; orders integer; units integer; revenue numeric(12,2);"
@@ -775,6 +1053,35 @@ MARTS: dict[str, MartSpec] = {
             key="date_day",
             not_null=_names("date_day date_key orders units revenue customers"),
             rules=_mart_daily_revenue,
+        ),
+        MartSpec(
+            "mart_daily_active_customers",
+            _cols("date_day date; date_key integer; active_customers integer"),
+            key="date_day",
+            not_null=_names("date_day date_key active_customers"),
+            rules=_mart_daily_active_customers,
+        ),
+        MartSpec(
+            "mart_daily_product_sales",
+            _cols(
+                "date_day date; date_key integer; product_id integer; orders integer; units integer;"
+                "revenue numeric(12,2); last_sold_at timestamptz; processed_at timestamptz"
+            ),
+            key="date_key",
+            unique=("date_key", "product_id"),
+            not_null=_names("date_day date_key product_id orders units revenue processed_at"),
+            rules=_mart_daily_product_sales,
+        ),
+        MartSpec(
+            "mart_daily_category_sales",
+            _cols(
+                "date_day date; date_key integer; category text; orders integer; units integer;"
+                "revenue numeric(12,2); processed_at timestamptz"
+            ),
+            key="date_key",
+            unique=("date_key", "category"),
+            not_null=_names("date_day date_key category orders units revenue processed_at"),
+            rules=_mart_daily_category_sales,
         ),
         MartSpec(
             "mart_monthly_revenue",
@@ -807,6 +1114,9 @@ def build_mart_suite_spec(table: str, schema: str = MARTS_SCHEMA) -> SuiteSpec:
         spec.add("ExpectColumnTypeToBe", SCHEMA, name, column=name, type_=gx_type_name(pg_type))
     for name in mart.not_null:
         spec.add("ExpectColumnValuesToNotBeNull", COMPLETENESS, name, column=name)
-    spec.add("ExpectColumnValuesToBeUnique", UNIQUENESS, mart.key, column=mart.key)
+    if mart.unique:
+        spec.add("ExpectCompoundColumnsToBeUnique", UNIQUENESS, mart.key, column_list=list(mart.unique))
+    else:
+        spec.add("ExpectColumnValuesToBeUnique", UNIQUENESS, mart.key, column=mart.key)
     mart.rules(spec, schema)
     return spec

@@ -842,4 +842,13 @@ def simulate_days(
                 progress(day)
         return summaries
     finally:
-        conn.close()
+        # Release the advisory lock before closing: a closed connection's server process can hold
+        # it a moment longer, and the next call (the demo's first replayed day, straight after the
+        # history) then found it taken on a busy machine.
+        try:
+            if not conn.closed:
+                conn.rollback()
+                with conn.cursor() as cur:
+                    cur.execute("select pg_advisory_unlock_all()")
+        finally:
+            conn.close()

@@ -2,6 +2,7 @@
     config(
         indexes=[
             {'columns': ['customer_id', 'valid_from'], 'unique': true},
+            {'columns': ['version_number', 'customer_id']},
         ]
     )
 }}

@@ -2,6 +2,7 @@
     config(
         indexes=[
             {'columns': ['value_segment_sort', 'revenue_rank']},
+            {'columns': ['revenue_rank', 'customer_id']},
             {'columns': ['customer_key']},
         ]
     )
@@ -16,9 +17,9 @@ current_customers as (
 
 ),
 
-revenue_lines as (
+revenue_orders as (
 
-    select * from {{ ref('fact_orders') }}
+    select * from {{ ref('fact_order_totals') }}
     where is_revenue
 
 ),
@@ -29,10 +30,10 @@ customer_orders as (
         customer_id,
         min(ordered_at) as first_order_at,
         max(ordered_at) as last_order_at,
-        count(distinct order_id) as order_count,
-        sum(line_revenue) as lifetime_revenue
+        count(*) as order_count,
+        sum(order_revenue) as lifetime_revenue
 
-    from revenue_lines
+    from revenue_orders
     group by customer_id
 
 ),

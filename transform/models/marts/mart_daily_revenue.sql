@@ -14,9 +14,10 @@ dates as (
 
 ),
 
-order_lines as (
+-- Order grain: a day's orders are counted without a distinct over its lines.
+orders as (
 
-    select * from {{ ref('fact_orders') }}
+    select * from {{ ref('fact_order_totals') }}
 
 ),
 
@@ -27,7 +28,7 @@ bounds as (
         min(order_date_key) as first_date_key,
         max(order_date_key) as last_date_key
 
-    from order_lines
+    from orders
 
 ),
 
@@ -35,12 +36,12 @@ daily as (
 
     select
         order_date_key,
-        count(distinct order_id) as orders,
-        sum(quantity) as units,
-        sum(line_revenue) as revenue,
+        count(*) as orders,
+        sum(units) as units,
+        sum(order_revenue) as revenue,
         count(distinct customer_id) as customers
 
-    from order_lines
+    from orders
     where is_revenue
     group by order_date_key
 

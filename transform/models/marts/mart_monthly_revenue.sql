@@ -6,9 +6,9 @@ dates as (
 
 ),
 
-order_lines as (
+orders as (
 
-    select * from {{ ref('fact_orders') }}
+    select * from {{ ref('fact_order_totals') }}
 
 ),
 
@@ -18,7 +18,7 @@ bounds as (
         min(order_date_key) as first_date_key,
         max(order_date_key) as last_date_key
 
-    from order_lines
+    from orders
 
 ),
 
@@ -38,15 +38,15 @@ monthly as (
 
     select
         dates.month_start,
-        count(distinct order_lines.order_id) as orders,
-        sum(order_lines.quantity) as units,
-        sum(order_lines.line_revenue) as revenue,
-        count(distinct order_lines.customer_id) as customers
+        count(*) as orders,
+        sum(orders.units) as units,
+        sum(orders.order_revenue) as revenue,
+        count(distinct orders.customer_id) as customers
 
-    from order_lines
+    from orders
     inner join dates
-        on order_lines.order_date_key = dates.date_key
-    where order_lines.is_revenue
+        on orders.order_date_key = dates.date_key
+    where orders.is_revenue
     group by dates.month_start
 
 ),
