@@ -86,9 +86,11 @@ test: setup system-deps data-docs-assets ## run every test, slow end-to-end ones
 test-fast: setup data-docs-assets ## run the tests not marked slow
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
-lint: services-up ## ruff (lint + format check) and SQLFluff on the dbt models (dbt templater: needs the warehouse)
+lint: services-up ## ruff, import contracts, mypy, and SQLFluff on the dbt models (dbt templater: needs the warehouse)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 	cd transform && ../$(BIN)/sqlfluff lint models
 
 format: setup ## apply ruff formatting and fixes

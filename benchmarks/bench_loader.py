@@ -19,7 +19,6 @@ per partition of <= 1,000 rows, peak RSS under 1 GB.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import resource
 import shutil
 import statistics
@@ -107,8 +106,7 @@ def main() -> None:
     admin = psycopg2.connect(base.embedded_dsn("postgres") if base.embedded_postgres else base.warehouse_dsn)
     admin.autocommit = True
     admin.cursor().execute(f'create database "{tag}"')
-    settings = dataclasses.replace(
-        base,
+    settings = base.replace(
         warehouse_dsn_external=base.embedded_dsn(tag),
         shop_dsn_external=base.shop_dsn,
         lake_bucket=tag.replace("_", "-"),

@@ -15,6 +15,7 @@ import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, Param, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
+from shopflow.config import AirflowSettings
 from shopflow.contracts import get_entity
 from shopflow.orchestration import schedule, steps
 
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 OWNER = "data-platform"
 # A fixed date per deployment (SHOPFLOW_START_DATE, default 2026-01-01), never derived from the clock:
 # catchup loads every day from it, which incremental shop extracts need (a skipped day is lost).
-_start = schedule.start_date()
+_start = AirflowSettings.from_env().start_date
 START_DATE = pendulum.datetime(_start.year, _start.month, _start.day, tz="UTC")
 # Interval semantics on purpose: a run covers [midnight, next midnight) UTC, its logical date is the
 # day it loads, and it starts once that day is over. (Airflow 3's default for cron strings is

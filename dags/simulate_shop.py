@@ -14,8 +14,8 @@ from _common import (
     START_DATE,
     run_partition_date,
 )
+from shopflow.config import SimulationSettings
 from shopflow.orchestration import steps
-from shopflow.orchestration.readiness import simulation_enabled
 
 
 @dag(
@@ -56,5 +56,5 @@ def simulate_shop():
     simulate_day()
 
 
-if simulation_enabled():
+if SimulationSettings.from_env().enabled:
     simulate_shop()

@@ -109,7 +109,6 @@ def isolated_settings(stack):
 
     Tests that build data use it so they never see each other's rows; everything is dropped at the end.
     """
-    import dataclasses
     import uuid
 
     from shopflow.lake import Lake
@@ -121,8 +120,7 @@ def isolated_settings(stack):
         tag = f"{name}_{uuid.uuid4().hex[:6]}".lower()
         for db in (f"{tag}_shop", f"{tag}_warehouse"):
             _admin_execute(stack, f'create database "{db}"')
-        settings = dataclasses.replace(
-            stack,
+        settings = stack.replace(
             shop_dsn_external=stack.embedded_dsn(f"{tag}_shop"),
             warehouse_dsn_external=stack.embedded_dsn(f"{tag}_warehouse"),
             lake_bucket=tag.replace("_", "-"),

@@ -18,13 +18,12 @@ import pytest
 
 from shopflow.config import ConfigError
 from shopflow.contracts import LOAD_ORDER, get_entity
-from shopflow.orchestration import schedule, steps
+from shopflow.orchestration import schedule
 from shopflow.orchestration.readiness import (
     clickstream_day_ready,
     partition_loaded,
     shop_day_ready,
     simulated_through,
-    simulation_enabled,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +32,9 @@ DAG_FILES = sorted(p for p in DAGS_DIR.glob("*.py") if not p.name.startswith("_"
 DAILY_DAGS = ("simulate_shop", "ingest_fakestore", "ingest_shop", "ingest_clickstream")
 ALL_DAGS = {*DAILY_DAGS, "transform", "dashboards"}
 HEAVY_MODULES = ("great_expectations", "dbt", "pandas")
-PARSE_BUDGET_SECONDS = 3.0
+# A guard against a DAG file doing real work at parse time, not a speed target: a tenth of Airflow's
+# dagbag_import_timeout (30 s), which leaves room for a loaded CI machine (a parse takes about 1 s idle).
+PARSE_BUDGET_SECONDS = 10.0
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +197,7 @@ def test_simulate_shop_exists_only_where_sources_are_simulated(manifest, dagbag,
     monkeypatch.setenv("SHOPFLOW_SIMULATE_SOURCES", "maybe")
     bag = BundleDagBag(dag_folder=DAGS_DIR / "simulate_shop.py", bundle_path=DAGS_DIR, bundle_name="dags-folder")
     [error] = bag.import_errors.values()
-    assert "SHOPFLOW_SIMULATE_SOURCES='maybe' is not a boolean" in error
+    assert "SHOPFLOW_SIMULATE_SOURCES='maybe': Input should be a valid boolean" in error
 
 
 _PARSE_PROBE = """
@@ -255,26 +256,6 @@ def test_partition_date_refuses_intervals_that_are_not_one_day(start, end, messa
         schedule.partition_date(start, end)
 
 
-def test_start_date_is_a_fixed_date_from_the_environment():
-    assert schedule.start_date({}) == date(2026, 1, 1)
-    assert schedule.start_date({"SHOPFLOW_START_DATE": "2025-06-01"}) == date(2025, 6, 1)
-    with pytest.raises(ConfigError, match="SHOPFLOW_START_DATE='yesterday' is not a date"):
-        schedule.start_date({"SHOPFLOW_START_DATE": "yesterday"})
-
-
-def test_simulation_switch_and_options_from_the_environment():
-    assert simulation_enabled({"SHOPFLOW_SIMULATE_SOURCES": "True"}) is True
-    assert simulation_enabled({}) is False
-    with pytest.raises(ConfigError, match="SHOPFLOW_SIMULATE_SOURCES"):
-        simulation_enabled({"SHOPFLOW_SIMULATE_SOURCES": "sometimes"})
-    assert steps.simulation_options({}) == (1.0, 42)
-    assert steps.simulation_options({"SHOPFLOW_SIMULATION_SCALE": "0.2", "SHOPFLOW_SIMULATION_SEED": "7"}) == (0.2, 7)
-    with pytest.raises(ConfigError, match="SHOPFLOW_SIMULATION_SCALE='-1' must be a positive"):
-        steps.simulation_options({"SHOPFLOW_SIMULATION_SCALE": "-1"})
-    with pytest.raises(ConfigError, match="SHOPFLOW_SIMULATION_SEED='x' is not an integer"):
-        steps.simulation_options({"SHOPFLOW_SIMULATION_SEED": "x"})
-
-
 # --- readiness on the test stack ------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def source(isolated_settings):
@@ -329,13 +310,11 @@ def test_partition_loaded_reads_the_load_ledger(source):
 
 # --- the local Airflow ---------------------------------------------------------------------------------
 def test_local_airflow_environment(tmp_path):
-    import dataclasses
-
-    from shopflow.config import load_settings
+    from shopflow.config import Settings
     from shopflow.orchestration import local_airflow as la
 
-    settings = dataclasses.replace(load_settings(), state_dir=tmp_path)
-    airflow = la.local_airflow(settings, env={"SHOPFLOW_AIRFLOW_PORT": "58999"}, start=date(2026, 11, 22))
+    settings = Settings.from_env({"SHOPFLOW_AIRFLOW_PORT": "58999"}, state_dir=tmp_path)
+    airflow = la.local_airflow(settings, start=date(2026, 11, 22))
     env = airflow.environment
     assert env["SHOPFLOW_START_DATE"] == "2026-11-22"
     assert airflow.url == "http://127.0.0.1:58999" and airflow.home == tmp_path / "airflow"
@@ -350,36 +329,33 @@ def test_local_airflow_environment(tmp_path):
     assert env["AIRFLOW_CONN_SHOPFLOW_WAREHOUSE"] == settings.warehouse_dsn
     path_first = la.process_environment(airflow, base={"PATH": "/usr/bin"})["PATH"].split(os.pathsep)[0]
     assert path_first == str(Path(sys.executable).parent)
-    with pytest.raises(ConfigError, match="SHOPFLOW_AIRFLOW_PORT='http' is not a port"):
-        la.local_airflow(settings, env={"SHOPFLOW_AIRFLOW_PORT": "http"})
+    live = la.local_airflow(Settings.from_env({"SHOPFLOW_SIMULATE_SOURCES": "false"}, state_dir=tmp_path))
+    assert live.environment["SHOPFLOW_SIMULATE_SOURCES"] == "false"
 
 
 def test_local_start_date_is_fixed_at_the_first_launch(tmp_path):
-    import dataclasses
-
-    from shopflow.config import load_settings
+    from shopflow.config import Settings
     from shopflow.orchestration import local_airflow as la
 
-    settings = dataclasses.replace(load_settings(), state_dir=tmp_path)
-    explicit = la.ensure_start_date(settings, env={"SHOPFLOW_START_DATE": "2025-05-05"}, today=date(2026, 11, 25))
-    assert explicit == date(2025, 5, 5)
-    first = la.ensure_start_date(settings, env={}, today=date(2026, 11, 25))
+    settings = Settings.from_env({}, state_dir=tmp_path)
+    pinned = Settings.from_env({"SHOPFLOW_START_DATE": "2025-05-05"}, state_dir=tmp_path)
+    assert la.ensure_start_date(pinned, today=date(2026, 11, 25)) == date(2025, 5, 5)
+    first = la.ensure_start_date(settings, today=date(2026, 11, 25))
     assert first == date(2026, 11, 22)
     # Later launches keep it: a DAG's start date must not move once it has runs.
-    assert la.ensure_start_date(settings, env={}, today=date(2026, 12, 31)) == first
+    assert la.ensure_start_date(settings, today=date(2026, 12, 31)) == first
     (tmp_path / "airflow" / la.START_DATE_FILE).write_text("soon\n")
     with pytest.raises(ConfigError, match="not a date"):
-        la.ensure_start_date(settings, env={})
+        la.ensure_start_date(settings)
 
 
 def test_admin_password_is_generated_once_and_kept_private(tmp_path):
-    import dataclasses
     import stat
 
-    from shopflow.config import load_settings
+    from shopflow.config import Settings
     from shopflow.orchestration import local_airflow as la
 
-    airflow = la.local_airflow(dataclasses.replace(load_settings(), state_dir=tmp_path), env={})
+    airflow = la.local_airflow(Settings.from_env({}, state_dir=tmp_path))
     first = la.admin_password(airflow)
     assert len(first) >= 16 and la.admin_password(airflow) == first
     assert json.loads(airflow.passwords_file.read_text()) == {"admin": first}

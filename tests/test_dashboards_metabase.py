@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from shopflow.config import DEFAULT_METABASE_URL, ConfigError, MetabaseSettings
 from shopflow.dashboards.definitions import DEFAULT_ROOT, all_cards, load_dashboards
 from shopflow.dashboards.metabase import (
-    DEFAULT_METABASE_URL,
     MetabaseAuthError,
     MetabaseClient,
     MetabaseError,
@@ -22,10 +22,10 @@ from shopflow.dashboards.metabase import (
     column_key,
     native_sql,
     provision,
-    provision_from_env,
+    provision_from_settings,
     visualization_settings,
     wait_until_ready,
-    warehouse_connection_from_env,
+    warehouse_connection,
 )
 from tests.metabase_double import MetabaseDouble
 
@@ -227,7 +227,7 @@ def test_weak_admin_password_fails_setup_clearly(double):
         run(double, password="password")
 
 
-def test_provision_from_env_reads_the_documented_variables(double):
+def test_provision_from_settings_reads_the_documented_variables(double):
     env = {
         "METABASE_URL": double.url,
         "METABASE_ADMIN_EMAIL": ADMIN[0],
@@ -237,7 +237,9 @@ def test_provision_from_env_reads_the_documented_variables(double):
         "METABASE_DB_PASSWORD": "s3cret-reader",
         "METABASE_COLLECTION": "Shop KPIs",
     }
-    report = provision_from_env("postgresql://owner:pw@127.0.0.1:55432/warehouse", DASHBOARDS, env)
+    report = provision_from_settings(
+        MetabaseSettings.from_env(env), "postgresql://owner:pw@127.0.0.1:55432/warehouse", DASHBOARDS
+    )
     assert report.collection.name == "Shop KPIs"
     (db,) = double.databases.values()
     assert db["details"] == {
@@ -252,7 +254,7 @@ def test_provision_from_env_reads_the_documented_variables(double):
 
 def test_missing_reader_password_is_named():
     with pytest.raises(MetabaseError, match="METABASE_DB_PASSWORD is not set"):
-        warehouse_connection_from_env("postgresql://u:p@h:5432/warehouse", {})
+        warehouse_connection(MetabaseSettings.from_env({}), "postgresql://u:p@h:5432/warehouse")
 
 
 # --- payload mapping -------------------------------------------------------------------------------
@@ -528,8 +530,10 @@ def test_public_url_is_what_the_report_shows(double):
         "METABASE_DB_PASSWORD": "s3cret-reader",
         "METABASE_READY_TIMEOUT": "5",
     }
-    report = provision_from_env("postgresql://owner:pw@127.0.0.1:55432/warehouse", DASHBOARDS, env)
+    report = provision_from_settings(
+        MetabaseSettings.from_env(env), "postgresql://owner:pw@127.0.0.1:55432/warehouse", DASHBOARDS
+    )
     assert report.metabase_url == "http://127.0.0.1:13000"
     assert all(d.url.startswith("http://127.0.0.1:13000/dashboard/") for d in report.dashboards)
-    with pytest.raises(MetabaseError, match="METABASE_READY_TIMEOUT='soon'"):
-        provision_from_env("postgresql://o:p@h:5432/w", DASHBOARDS, {**env, "METABASE_READY_TIMEOUT": "soon"})
+    with pytest.raises(ConfigError, match="METABASE_READY_TIMEOUT='soon'"):
+        MetabaseSettings.from_env({**env, "METABASE_READY_TIMEOUT": "soon"})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 from pathlib import Path
@@ -17,7 +16,7 @@ from shopflow.transform import TRANSFORM_DIR, TransformError, dbt_env, run_dbt
 
 
 def _settings(tmp_path: Path, dsn: str = "postgresql://shopflow:pw@127.0.0.1:55432/warehouse") -> Settings:
-    return dataclasses.replace(load_settings(), warehouse_dsn_external=dsn, state_dir=tmp_path)
+    return load_settings().replace(warehouse_dsn_external=dsn, state_dir=tmp_path)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ init script and the init-container commands run for real against the embedded se
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import json
 import os
@@ -777,7 +776,7 @@ def scratch_postgres():
 
     state_dir = Path(tempfile.mkdtemp(prefix="shopflow-test-pginit-"))
     state_dir.chmod(0o755)  # as root the server runs as 'nobody', which must reach it
-    settings = dataclasses.replace(load_settings(), state_dir=state_dir, pg_port=_free_port())
+    settings = load_settings().replace(state_dir=state_dir, pg_port=_free_port())
     server = EmbeddedPostgres(settings)
     server.start()
     try:
@@ -898,7 +897,7 @@ def test_s3_init_command_creates_the_lake_bucket_idempotently(compose_raw, stack
         "AWS_DEFAULT_REGION": "us-east-1",
         "LAKE_BUCKET": bucket,
     }
-    client = s3_client(dataclasses.replace(stack, lake_bucket=bucket))
+    client = s3_client(stack.replace(lake_bucket=bucket))
     try:
         for _ in range(2):
             result = _run_entrypoint([sys.executable, *command[1:]], env)

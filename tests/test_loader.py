@@ -180,8 +180,7 @@ from shopflow.lake import Lake
 from shopflow.services.s3 import s3_client
 from shopflow.config import load_settings
 from shopflow.warehouse.loader import load_partition
-import dataclasses
-settings = dataclasses.replace(load_settings(), lake_bucket=sys.argv[2])
+settings = load_settings().replace(lake_bucket=sys.argv[2])
 load_partition(Lake(s3_client(settings), sys.argv[2]), sys.argv[1], EVENTS, date.fromisoformat(sys.argv[3]))
 """
 

@@ -6,8 +6,8 @@ from datetime import date
 
 from typer.testing import CliRunner
 
+from shopflow.cli_commands.quality import app
 from shopflow.contracts import ORDERS
-from shopflow.quality.cli import app
 from shopflow.quality.samples import partition_csv, sample_rows
 
 runner = CliRunner()

@@ -13,8 +13,9 @@ from pathlib import Path
 import psycopg2
 import pytest
 
+from shopflow.pipeline import check_marts
 from shopflow.quality.data_docs import GX_PROJECT_DIR, build_data_docs
-from shopflow.quality.gate import MartsMissingError, QualityGateError, check_marts, validate_marts
+from shopflow.quality.gate import MartsMissingError, QualityGateError, validate_marts
 from shopflow.quality.marts import MARTS, build_mart_suite_spec
 from shopflow.warehouse.ops import VALIDATION_RESULTS as VALIDATION_RESULTS_TABLE
 from shopflow.warehouse.ops import load_outcomes, record_validation

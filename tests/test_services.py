@@ -209,5 +209,5 @@ def test_external_s3_without_keys_uses_the_default_credential_chain(monkeypatch)
 
 def test_a_bad_port_variable_is_named(monkeypatch):
     monkeypatch.setenv("SHOPFLOW_PG_PORT", "fifty")
-    with pytest.raises(ValueError, match="SHOPFLOW_PG_PORT='fifty' is not a port number"):
+    with pytest.raises(ValueError, match="SHOPFLOW_PG_PORT='fifty': Input should be a valid integer"):
         load_settings()

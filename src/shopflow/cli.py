@@ -9,8 +9,7 @@ warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 import typer  # noqa: E402
 
-from shopflow.cli_commands import airflow, demo, pipeline, services, stages  # noqa: E402
-from shopflow.quality.cli import app as quality_app  # noqa: E402
+from shopflow.cli_commands import airflow, demo, pipeline, quality, services, stages  # noqa: E402
 
 app = typer.Typer(
     help="Shopflow: e-commerce analytics platform (sources -> lake -> quality gate -> warehouse -> dbt -> dashboards).",
@@ -21,7 +20,7 @@ app.add_typer(services.app, name="services")
 pipeline.register(app)
 stages.register(app)
 demo.register(app)
-app.add_typer(quality_app, name="quality")
+app.add_typer(quality.app, name="quality")
 app.add_typer(airflow.app, name="airflow")
 
 

@@ -24,7 +24,14 @@ import psycopg2
 from shopflow.config import Settings
 from shopflow.contracts import ENTITIES, LOAD_ORDER
 from shopflow.lake import Lake
-from shopflow.pipeline import date_range, extract_entity, load_entity, open_lake
+from shopflow.pipeline import (
+    build_data_docs_from_ops,
+    check_marts,
+    date_range,
+    extract_entity,
+    load_entity,
+    open_lake,
+)
 from shopflow.services.s3 import s3_client
 
 DEFAULT_END = date(2025, 12, 31)
@@ -222,8 +229,6 @@ def run_demo(
 ) -> DemoReport:
     """Run the whole pipeline on the configured services and return what it did."""
     from shopflow.dashboards import render_dashboards
-    from shopflow.quality.data_docs import build_data_docs
-    from shopflow.quality.gate import check_marts
     from shopflow.services.manager import services_up
     from shopflow.sources.fakestore_client import fetch_products
     from shopflow.sources.shop_simulator import simulate_days
@@ -266,7 +271,7 @@ def run_demo(
         report.mart_validations = (sum(o.success for o in outcomes), len(outcomes))
     with stage("quality Data Docs"):
         # The latest results (the marts' and the last weeks' partitions): every page costs GX rendering.
-        report.data_docs_index = build_data_docs(warehouse_dsn=settings.warehouse_dsn, limit=DATA_DOCS_LIMIT)
+        report.data_docs_index = build_data_docs_from_ops(settings.warehouse_dsn, DATA_DOCS_LIMIT)
     with stage("dashboards (HTML)"):
         report.dashboards_index = render_dashboards(settings.warehouse_dsn, settings.output_dir / "dashboards")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shopflow.config import Settings
 from shopflow.contracts import LOAD_ORDER, get_entity
@@ -17,6 +17,11 @@ from shopflow.extract import ExtractResult
 from shopflow.lake import Lake
 from shopflow.services.s3 import s3_client
 from shopflow.warehouse.loader import LoadResult, gate_partition, load_partition
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from shopflow.quality.outcome import ValidationOutcome
 
 
 def open_lake(settings: Settings) -> Lake:
@@ -132,3 +137,41 @@ def rebuild_from_lake(settings: Settings, lake: Lake, on_partition: Callable[[da
     finally:
         conn.close()
     return loaded
+
+
+def check_marts(
+    warehouse_dsn: str,
+    batch_id: str,
+    *,
+    schema: str = "marts",
+    tables: Sequence[str] | None = None,
+    dt: date | None = None,
+) -> list[ValidationOutcome]:
+    """Validate the marts, record every outcome in ops.validation_results, raise QualityGateError if any failed."""
+    import psycopg2
+
+    from shopflow.quality.gate import QualityGateError, validate_marts
+    from shopflow.warehouse.ops import record_validation
+
+    outcomes = validate_marts(warehouse_dsn, schema=schema, tables=tables, dt=dt)
+    with psycopg2.connect(warehouse_dsn) as conn:
+        for outcome in outcomes:
+            record_validation(conn, outcome, batch_id)
+    conn.close()
+    failed = [o for o in outcomes if not o.success]
+    if failed:
+        raise QualityGateError(failed[0], failed[1:])
+    return outcomes
+
+
+def build_data_docs_from_ops(warehouse_dsn: str, limit: int) -> Path:
+    """Render Data Docs for the latest `limit` outcomes recorded in ops.validation_results."""
+    import psycopg2
+
+    from shopflow.quality.data_docs import build_data_docs
+    from shopflow.warehouse.ops import load_outcomes
+
+    with psycopg2.connect(warehouse_dsn) as conn:
+        outcomes = load_outcomes(conn, limit=limit)
+    conn.close()
+    return build_data_docs(outcomes)

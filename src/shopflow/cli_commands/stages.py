@@ -54,18 +54,15 @@ def render(
 @metabase_app.command("provision")
 def provision() -> None:
     """Set up Metabase (first run), the warehouse connection, collection, cards and dashboards; idempotent."""
-    import os
-
-    from shopflow.dashboards import MetabaseError, provision_from_env
+    from shopflow.dashboards import MetabaseError, provision_from_settings
 
     register_known_error(MetabaseError)
     cfg = settings()
     with clean_errors(), console.status("waiting for Metabase, then provisioning..."):
-        report = provision_from_env(cfg.warehouse_dsn)
+        report = provision_from_settings(cfg.metabase, cfg.warehouse_dsn)
     console.print(report.summary())
-    email = os.environ.get("METABASE_ADMIN_EMAIL", "")
     console.print(
-        f"Metabase is ready: open {report.metabase_url} and log in as {email} "
+        f"Metabase is ready: open {report.metabase_url} and log in as {cfg.metabase.admin_email} "
         "(password: METABASE_ADMIN_PASSWORD, in .env for the compose stack)"
     )
 
@@ -73,18 +70,14 @@ def provision() -> None:
 @metabase_app.command("readonly-role")
 def readonly_role() -> None:
     """Create or update the read-only warehouse role Metabase connects with (METABASE_DB_USER/PASSWORD)."""
-    import os
-
     from shopflow.config import ConfigError
     from shopflow.dashboards import create_readonly_role
 
     cfg = settings()
     with clean_errors():
-        password = os.environ.get("METABASE_DB_PASSWORD")
+        password = cfg.metabase.db_password
         if not password:
             raise ConfigError("METABASE_DB_PASSWORD is not set: it is the read-only role's password")
         # ops holds the quality gate's record, which the Data Quality dashboard reads.
-        role = create_readonly_role(
-            cfg.warehouse_dsn, os.environ.get("METABASE_DB_USER", "metabase_reader"), password, ("marts", "ops")
-        )
+        role = create_readonly_role(cfg.warehouse_dsn, cfg.metabase.db_user, password, ("marts", "ops"))
     console.print(f"read-only role ready: {role}")

@@ -7,7 +7,7 @@ from shopflow.dashboards.metabase import (
     ProvisionReport,
     WarehouseConnection,
     provision,
-    provision_from_env,
+    provision_from_settings,
 )
 from shopflow.dashboards.readonly_role import create_readonly_role
 
@@ -21,6 +21,6 @@ __all__ = [
     "create_readonly_role",
     "load_dashboards",
     "provision",
-    "provision_from_env",
+    "provision_from_settings",
     "render_dashboards",
 ]

@@ -77,8 +77,12 @@ class Card:
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
 
-    def column(self, name: str) -> Column:
-        """Return the declared column `name` (KeyError names the card when it is not declared)."""
+    def column(self, name: str | None) -> Column:
+        """Return the declared column `name` (KeyError names the card when it is not declared).
+
+        `name` is one of the card's optional settings (`value`, `dimension`...): None means the card
+        lacks the setting its visualization needs, which is the same error.
+        """
         for col in self.columns:
             if col.name == name:
                 return col

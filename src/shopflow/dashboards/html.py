@@ -263,11 +263,11 @@ def chart_figure(result: CardResult) -> dict[str, Any]:
 def _scalar_html(result: CardResult) -> str:
     card = result.card
     last = result.records()[-1]
-    value = format_value(last[card.value], card.column(card.value))
+    value = format_value(last[card.column(card.value).name], card.column(card.value))
     parts = [f'<div class="scalar-value">{html.escape(value)}</div>']
     if card.trend_period:
-        period = format_date(last[card.trend_period], card.column(card.trend_period).date_unit)
-        growth = last[card.trend_growth]
+        period = format_date(last[card.column(card.trend_period).name], card.column(card.trend_period).date_unit)
+        growth = last[card.column(card.trend_growth).name]
         if growth is None or len(result.rows) < 2:
             delta = '<span class="delta flat">no earlier period to compare</span>'
         else:

@@ -10,7 +10,6 @@ strict local double of the same endpoints (docs/dashboards.md lists what is and 
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 
 import requests
 
+from shopflow.config import MetabaseSettings, variable_name
 from shopflow.dashboards.definitions import (
     DEFAULT_ROOT,
     Card,
@@ -32,9 +32,6 @@ from shopflow.dashboards.definitions import (
 DEFAULT_COLLECTION = "Shopflow"
 DEFAULT_DATABASE_NAME = "Shopflow warehouse"
 DEFAULT_SITE_NAME = "Shopflow"
-# The compose file publishes Metabase on 127.0.0.1:13000 (METABASE_HOST_PORT); from the host that is
-# where it answers. Inside the compose network METABASE_URL is set to http://metabase:3000.
-DEFAULT_METABASE_URL = "http://127.0.0.1:13000"
 # src/metabase/server/middleware/session.clj reads the session id from this header.
 SESSION_HEADER = "X-Metabase-Session"
 # Metabase needs minutes to migrate its application database on first start.
@@ -315,7 +312,7 @@ def visualization_settings(card: Card) -> dict[str, Any]:
         vs["graph.y_axis.title_text"] = card.y_label
         vs["graph.x_axis.scale"] = "linear"
         # Extra tooltip columns are stored as column keys, as Metabase's own frontend does.
-        vs["graph.tooltip_columns"] = [column_key(n) for n in (card.label, *card.tooltip)]
+        vs["graph.tooltip_columns"] = [column_key(n) for n in (card.column(card.label).name, *card.tooltip)]
     elif viz == "table":
         # frontend/src/metabase/visualizations/visualizations/Table/: table.columns and
         # table.column_formatting rules ("single" colour when the value equals).
@@ -577,7 +574,7 @@ def _dashcards(
 ) -> list[dict[str, Any]]:
     # src/metabase/dashboards/api.clj (UpdatedDashboardCard): the list replaces every dashcard;
     # existing ones keep their id, new ones get unique negative ids, omitted ones are deleted.
-    reusable: dict[int, list[int]] = {}
+    reusable: dict[int | None, list[int]] = {}
     for dashcard in current:
         reusable.setdefault(dashcard.get("card_id"), []).append(dashcard["id"])
     next_new = -1
@@ -719,66 +716,47 @@ def provision(
     return report
 
 
-# --- settings from the environment ------------------------------------------------------------------
+# --- from the settings ---------------------------------------------------------------------------------
 
 
-def _require(env: Mapping[str, str], name: str, why: str) -> str:
-    value = env.get(name, "")
+def _require(value: str | None, field: str, why: str) -> str:
     if not value:
-        raise MetabaseError(f"{name} is not set: {why}")
+        raise MetabaseError(f"{variable_name(MetabaseSettings, field)} is not set: {why}")
     return value
 
 
-def warehouse_connection_from_env(warehouse_dsn: str, env: Mapping[str, str] | None = None) -> WarehouseConnection:
-    """Metabase's view of the warehouse: METABASE_DB_* variables, host/port/name defaulting to the DSN."""
-    env = os.environ if env is None else env
+def warehouse_connection(metabase: MetabaseSettings, warehouse_dsn: str) -> WarehouseConnection:
+    """Metabase's view of the warehouse: the METABASE_DB_* settings, host/port/name defaulting to the DSN."""
     parts = urlsplit(warehouse_dsn)
-    port_text = env.get("METABASE_DB_PORT") or str(parts.port or 5432)
-    try:
-        port = int(port_text)
-    except ValueError:
-        raise MetabaseError(f"METABASE_DB_PORT={port_text!r} is not a port number") from None
     return WarehouseConnection(
-        host=env.get("METABASE_DB_HOST") or parts.hostname or "localhost",
-        port=port,
-        dbname=env.get("METABASE_DB_NAME") or unquote(parts.path.lstrip("/")) or "warehouse",
-        user=env.get("METABASE_DB_USER") or "metabase_reader",
+        host=metabase.db_host or parts.hostname or "localhost",
+        port=metabase.db_port or parts.port or 5432,
+        dbname=metabase.db_name or unquote(parts.path.lstrip("/")) or "warehouse",
+        user=metabase.db_user,
         password=_require(
-            env,
-            "METABASE_DB_PASSWORD",
+            metabase.db_password,
+            "db_password",
             "the password of the read-only warehouse role Metabase connects as "
             "(create the role with create_readonly_role)",
         ),
-        ssl=(env.get("METABASE_DB_SSL", "false").lower() in ("1", "true", "yes")),
+        ssl=metabase.db_ssl,
     )
 
 
-def _ready_timeout_from_env(env: Mapping[str, str]) -> float:
-    text = env.get("METABASE_READY_TIMEOUT") or str(DEFAULT_READY_TIMEOUT)
-    try:
-        value = float(text)
-    except ValueError:
-        raise MetabaseError(f"METABASE_READY_TIMEOUT={text!r} is not a number of seconds") from None
-    if value < 0:
-        raise MetabaseError(f"METABASE_READY_TIMEOUT={text!r} must not be negative")
-    return value
-
-
-def provision_from_env(
+def provision_from_settings(
+    metabase: MetabaseSettings,
     warehouse_dsn: str,
     definitions: list[Dashboard] | Path | str = DEFAULT_ROOT,
-    env: Mapping[str, str] | None = None,
 ) -> ProvisionReport:
-    """`provision` with METABASE_URL, METABASE_ADMIN_EMAIL/PASSWORD and METABASE_DB_* from the environment."""
-    env = os.environ if env is None else env
+    """`provision` with the Metabase URL, admin login and warehouse connection of the settings."""
     return provision(
-        env.get("METABASE_URL") or DEFAULT_METABASE_URL,
-        _require(env, "METABASE_ADMIN_EMAIL", "the e-mail of Metabase's admin user"),
-        _require(env, "METABASE_ADMIN_PASSWORD", "the password of Metabase's admin user"),
-        warehouse_connection_from_env(warehouse_dsn, env),
+        metabase.api_url,
+        _require(metabase.admin_email, "admin_email", "the e-mail of Metabase's admin user"),
+        _require(metabase.admin_password, "admin_password", "the password of Metabase's admin user"),
+        warehouse_connection(metabase, warehouse_dsn),
         definitions,
-        collection_name=env.get("METABASE_COLLECTION") or DEFAULT_COLLECTION,
-        database_name=env.get("METABASE_DB_DISPLAY_NAME") or DEFAULT_DATABASE_NAME,
-        ready_timeout=_ready_timeout_from_env(env),
-        public_url=env.get("METABASE_PUBLIC_URL") or None,
+        collection_name=metabase.collection,
+        database_name=metabase.database_display_name,
+        ready_timeout=metabase.ready_timeout,
+        public_url=metabase.public_url,
     )

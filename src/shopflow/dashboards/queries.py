@@ -29,9 +29,9 @@ class CardResult:
     rows: list[tuple[Any, ...]]
     elapsed_s: float
 
-    def column_values(self, name: str) -> list[Any]:
-        """Every value of column `name`, in row order."""
-        index = self.columns.index(name)
+    def column_values(self, name: str | None) -> list[Any]:
+        """Every value of column `name`, in row order (the card must declare it)."""
+        index = self.columns.index(self.card.column(name).name)
         return [row[index] for row in self.rows]
 
     def records(self) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ import json
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
+from typing import Any
 
 from shopflow.contracts import EVENTS
 from shopflow.extract import ExtractError, ExtractResult, rows_to_csv, write_partition
@@ -61,7 +62,7 @@ def extract_clickstream(lake: Lake, dt: date) -> ExtractResult:
             f"s3://{lake.bucket}/{landing_prefix(dt)}; the delivery may still be running - retry later"
         )
     columns = EVENTS.data_column_names
-    rows = []
+    rows: list[list[Any]] = []
     # The 24 reads are independent: in parallel, the day costs about one round trip instead of 24.
     with ThreadPoolExecutor(max_workers=8, thread_name_prefix="clickstream-get") as pool:
         futures = [pool.submit(_decode_object, lake, landing_key(dt, hour)) for hour in HOURS]

@@ -27,13 +27,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
-from shopflow.config import PROJECT_ROOT, ConfigError, Settings
-from shopflow.orchestration import schedule
-from shopflow.orchestration.readiness import SIMULATE_SOURCES_ENV
+from shopflow import config
+from shopflow.config import PROJECT_ROOT, AirflowSettings, ConfigError, Settings, SimulationSettings, variable_name
 from shopflow.services.process import ServiceError, port_is_free
 
-PORT_ENV = "SHOPFLOW_AIRFLOW_PORT"
-DEFAULT_PORT = 58081
+PORT_ENV = variable_name(AirflowSettings, "port")
+START_DATE_ENV = variable_name(AirflowSettings, "start_date_override")
+SIMULATE_SOURCES_ENV = variable_name(SimulationSettings, "simulate_sources")
 PARALLELISM = 4
 ADMIN_USER = "admin"
 DAGS_DIR = PROJECT_ROOT / "dags"
@@ -77,15 +77,6 @@ class LocalAirflow:
         return Path(sys.executable).parent
 
 
-def airflow_port(env: Mapping[str, str] | None = None) -> int:
-    """The api-server port from SHOPFLOW_AIRFLOW_PORT (default 58081)."""
-    env = os.environ if env is None else env
-    raw = env.get(PORT_ENV) or str(DEFAULT_PORT)
-    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
-        raise ConfigError(f"{PORT_ENV}={raw!r} is not a port number (1-65535)")
-    return int(raw)
-
-
 def _lake_connection(settings: Settings) -> str:
     extra = {"region_name": settings.s3_region, "endpoint_url": settings.s3_endpoint_url}
     return json.dumps(
@@ -93,15 +84,14 @@ def _lake_connection(settings: Settings) -> str:
     )
 
 
-def ensure_start_date(settings: Settings, env: Mapping[str, str] | None = None, today: date | None = None) -> date:
+def ensure_start_date(settings: Settings, today: date | None = None) -> date:
     """The local DAGs' start date: SHOPFLOW_START_DATE if set, else the one fixed at the first launch.
 
     A first launch without SHOPFLOW_START_DATE fixes it at 3 days before `today` and keeps it in
     the Airflow home, so it never moves afterwards (a DAG's start_date must stay put once runs exist).
     """
-    env = os.environ if env is None else env
-    if env.get(schedule.START_DATE_ENV):
-        return schedule.start_date(env)
+    if settings.airflow.start_date_override:
+        return settings.airflow.start_date_override
     path = settings.state_dir / "airflow" / START_DATE_FILE
     if path.exists():
         raw = path.read_text().strip()
@@ -115,14 +105,14 @@ def ensure_start_date(settings: Settings, env: Mapping[str, str] | None = None, 
     return day
 
 
-def local_airflow(settings: Settings, env: Mapping[str, str] | None = None, start: date | None = None) -> LocalAirflow:
+def local_airflow(settings: Settings, start: date | None = None) -> LocalAirflow:
     """The local Airflow of these settings: paths and the AIRFLOW__* environment of every component.
 
     `start` is the daily DAGs' start date (see `ensure_start_date`); by default SHOPFLOW_START_DATE or 2026-01-01.
     """
-    env = os.environ if env is None else env
-    start = start or schedule.start_date(env)
-    port = airflow_port(env)
+    start = start or settings.airflow.start_date
+    port = settings.airflow.port
+    simulated = settings.simulation.simulate_sources
     home = settings.state_dir / "airflow"
     logs_dir = settings.logs_dir / "airflow"
     url = f"http://127.0.0.1:{port}"
@@ -148,9 +138,9 @@ def local_airflow(settings: Settings, env: Mapping[str, str] | None = None, star
         # Edited DAG files show up within 30 s instead of 5 minutes.
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         # The shop and clickstream here are the simulator; simulate_shop exists only with this set.
-        SIMULATE_SOURCES_ENV: env.get(SIMULATE_SOURCES_ENV) or "true",
+        SIMULATE_SOURCES_ENV: "false" if simulated is False else "true",
         "SHOPFLOW_STATE_DIR": str(settings.state_dir),
-        schedule.START_DATE_ENV: start.isoformat(),
+        START_DATE_ENV: start.isoformat(),
         "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos-cache"),
         # The same connections the container entrypoint derives, for hooks and the UI.
         "AIRFLOW_CONN_SHOPFLOW_SHOP": settings.shop_dsn,
@@ -169,7 +159,7 @@ def env_exports(airflow: LocalAirflow) -> list[str]:
 
 def process_environment(airflow: LocalAirflow, base: Mapping[str, str] | None = None) -> dict[str, str]:
     """The full environment of a component: ours over the caller's, with the venv's bin first on PATH."""
-    env = dict(os.environ if base is None else base)
+    env = dict(config.process_environment() if base is None else base)
     env.update(airflow.environment)
     env["PATH"] = f"{airflow.bin_dir}{os.pathsep}{env.get('PATH', '')}"
     return env

@@ -6,19 +6,13 @@ every poke, so a waiting run explains itself in the Airflow UI.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import psycopg2
 
-from shopflow.config import ConfigError
 from shopflow.lake import Lake, landing_key, landing_prefix
 
-SIMULATE_SOURCES_ENV = "SHOPFLOW_SIMULATE_SOURCES"
-_TRUE_WORDS = {"1", "true", "yes", "on"}
-_FALSE_WORDS = {"", "0", "false", "no", "off"}
 HOURS = range(24)
 
 
@@ -26,17 +20,6 @@ HOURS = range(24)
 class Readiness:
     ready: bool
     reason: str
-
-
-def simulation_enabled(env: Mapping[str, str] | None = None) -> bool:
-    """Whether the shop and clickstream are simulated here (SHOPFLOW_SIMULATE_SOURCES), not live systems."""
-    env = os.environ if env is None else env
-    raw = env.get(SIMULATE_SOURCES_ENV, "").strip().lower()
-    if raw in _TRUE_WORDS:
-        return True
-    if raw in _FALSE_WORDS:
-        return False
-    raise ConfigError(f"{SIMULATE_SOURCES_ENV}={raw!r} is not a boolean (use true or false)")
 
 
 def simulated_through(shop_dsn: str) -> date | None:

@@ -7,37 +7,11 @@ dbt, boto3) are imported inside the functions, so importing this module stays ch
 
 from __future__ import annotations
 
-import math
-import os
-from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from shopflow.config import ConfigError, load_settings
-
-SCALE_ENV = "SHOPFLOW_SIMULATION_SCALE"
-SEED_ENV = "SHOPFLOW_SIMULATION_SEED"
-DEFAULT_SCALE = 1.0
-DEFAULT_SEED = 42
-
-
-def simulation_options(env: Mapping[str, str] | None = None) -> tuple[float, int]:
-    """(scale, seed) of the shop simulator from SHOPFLOW_SIMULATION_SCALE / SHOPFLOW_SIMULATION_SEED."""
-    env = os.environ if env is None else env
-    raw_scale = env.get(SCALE_ENV) or str(DEFAULT_SCALE)
-    raw_seed = env.get(SEED_ENV) or str(DEFAULT_SEED)
-    try:
-        scale = float(raw_scale)
-    except ValueError:
-        raise ConfigError(f"{SCALE_ENV}={raw_scale!r} is not a number") from None
-    if not (math.isfinite(scale) and scale > 0):
-        raise ConfigError(f"{SCALE_ENV}={raw_scale!r} must be a positive number")
-    try:
-        seed = int(raw_seed)
-    except ValueError:
-        raise ConfigError(f"{SEED_ENV}={raw_seed!r} is not an integer") from None
-    return scale, seed
+from shopflow.config import load_settings
 
 
 # --- sources ----------------------------------------------------------------------------------------
@@ -48,7 +22,7 @@ def simulate_day(dt: date) -> dict[str, Any]:
     from shopflow.sources.shop_simulator import simulate_days
 
     settings = load_settings()
-    scale, seed = simulation_options()
+    scale, seed = settings.simulation.scale, settings.simulation.seed
     catalog = fetch_products(settings.fakestore_api_url)
     [summary] = simulate_days(
         settings.shop_dsn, s3_client(settings), settings.lake_bucket, catalog, dt, dt, scale=scale, seed=seed
@@ -67,10 +41,11 @@ def simulate_day(dt: date) -> dict[str, Any]:
 
 def check_shop_ready(dt: date, interval_end: datetime) -> tuple[bool, str]:
     """Sensor body: (ready, why) for the shop's day `dt`."""
-    from shopflow.orchestration.readiness import shop_day_ready, simulation_enabled, utc_now
+    from shopflow.orchestration.readiness import shop_day_ready, utc_now
 
     settings = load_settings()
-    result = shop_day_ready(settings.shop_dsn, dt, interval_end, simulated=simulation_enabled(), now=utc_now())
+    simulated = settings.simulation.enabled
+    result = shop_day_ready(settings.shop_dsn, dt, interval_end, simulated=simulated, now=utc_now())
     return result.ready, result.reason
 
 
@@ -171,7 +146,7 @@ def dbt_profile_env() -> dict[str, str]:
 
 def validate_marts(run_id: str) -> dict[str, Any]:
     """Validate every mart with its quality suite, record the outcomes, raise QualityGateError on a failure."""
-    from shopflow.quality.gate import check_marts
+    from shopflow.pipeline import check_marts
 
     settings = load_settings()
     through = data_through(settings.warehouse_dsn)
@@ -201,17 +176,17 @@ def render_html_dashboards() -> dict[str, Any]:
     return {"index": str(index)}
 
 
-def metabase_configured(env: Mapping[str, str] | None = None) -> bool:
+def metabase_configured() -> bool:
     """Metabase is provisioned only where METABASE_URL is set."""
-    env = os.environ if env is None else env
-    return bool(env.get("METABASE_URL"))
+    return load_settings().metabase.configured
 
 
 def provision_metabase() -> dict[str, Any]:
     """Create or update the Metabase database, collection, cards and dashboards (idempotent)."""
-    from shopflow.dashboards.metabase import provision_from_env
+    from shopflow.dashboards.metabase import provision_from_settings
 
-    report = provision_from_env(load_settings().warehouse_dsn)
+    settings = load_settings()
+    report = provision_from_settings(settings.metabase, settings.warehouse_dsn)
     return {
         "metabase": report.metabase_url,
         "summary": report.summary(),

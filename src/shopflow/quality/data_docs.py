@@ -159,30 +159,18 @@ def _suite_from_results(name: str, results: list[dict[str, Any]]) -> Any:
 
 
 def build_data_docs(
-    outcomes: Iterable[ValidationOutcome] | None = None,
+    outcomes: Iterable[ValidationOutcome],
     *,
-    warehouse_dsn: str | None = None,
-    limit: int = DEFAULT_DOCS_LIMIT,
     context_root_dir: Path = GX_PROJECT_DIR,
     assets_dir: Path = ASSETS_DIR,
 ) -> Path:
-    """Render Data Docs for `outcomes`, or for the latest `limit` rows of ops.validation_results.
+    """Render Data Docs for `outcomes` (`pipeline.build_data_docs_from_ops` reads them from the warehouse).
 
     Returns the site's index.html (by default great_expectations/uncommitted/data_docs/local_site/).
     Outcomes of unreadable partitions (no GX result) are left out: they have nothing to render. The
     pages' scripts and styles are copied into the site from the npm packages (`localize_assets`), so
     the site works opened from disk without a network.
     """
-    if outcomes is None:
-        if warehouse_dsn is None:
-            raise ValueError("build_data_docs needs outcomes or a warehouse_dsn to read ops.validation_results from")
-        import psycopg2
-
-        from shopflow.warehouse.ops import load_outcomes
-
-        with psycopg2.connect(warehouse_dsn) as conn:
-            outcomes = load_outcomes(conn, limit=limit)
-        conn.close()
     renderable = [o for o in outcomes if o.result.get("results")]
     _check_assets(assets_dir)  # before the build: a site that needs CDNs is not worth writing
 

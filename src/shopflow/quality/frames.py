@@ -35,6 +35,17 @@ TEXT_DTYPE = "string"
 _INTEGER_RE = re.compile(r"^[+-]?\d+$")
 _DECIMAL_RE = re.compile(r"^[+-]?(\d+)(\.\d+)?$")
 _NUMERIC_TYPE_RE = re.compile(r"^numeric\((\d+),\s*(\d+)\)$")
+
+
+def numeric_precision_scale(pg_type: str) -> tuple[int, int]:
+    """(precision, scale) of a `numeric(p, s)` column type; ValueError for any other type."""
+    match = _NUMERIC_TYPE_RE.match(pg_type)
+    if match is None:
+        raise ValueError(f"{pg_type!r} is not a numeric(precision, scale) type")
+    precision, scale = match.groups()
+    return int(precision), int(scale)
+
+
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # ISO 8601 date-time; a missing offset means UTC (the contract writes UTC only).
 _TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?$")
@@ -103,7 +114,7 @@ def _coerce_integer(raw: pd.Series, pg_type: str) -> pd.Series:
 
 
 def _coerce_decimal(raw: pd.Series, pg_type: str) -> pd.Series:
-    precision, scale = (int(x) for x in _NUMERIC_TYPE_RE.match(pg_type).groups())
+    precision, scale = numeric_precision_scale(pg_type)
     max_integer_digits = precision - scale
     parts = raw.str.extract(_DECIMAL_RE)
     integer_digits = parts[0].str.lstrip("0").str.len()

@@ -46,7 +46,6 @@ __all__ = [
     "PartitionReadError",
     "QualityGateError",
     "ValidationOutcome",
-    "check_marts",
     "gate_staged",
     "validate_csv",
     "validate_marts",
@@ -71,7 +70,7 @@ def _narrow_known_ids(ctx: PartitionContext, frame: pd.DataFrame) -> PartitionCo
     unchanged, but the suite (and the stored result) carry at most the batch's distinct ids instead
     of every order the warehouse has ever seen.
     """
-    changes: dict[str, frozenset[int]] = {}
+    changes: dict[str, Any] = {}  # PartitionContext field -> narrowed id set
     for attr, column in (("known_product_ids", "product_id"), ("known_order_ids", "order_id")):
         known = getattr(ctx, attr)
         if known is None or column not in frame.columns:
@@ -166,10 +165,11 @@ def _unreadable_outcome(ctx: PartitionContext, error: PartitionReadError) -> Val
         exception=str(error),
     )
     # Not a GX result: nothing could be validated. Shaped like one so consumers read it the same way.
+    suite_name = build_suite_spec(ctx).name
     result = {
         "success": False,
         "results": [],
-        "suite_name": build_suite_spec(ctx).name,
+        "suite_name": suite_name,
         "statistics": {"evaluated_expectations": 0, "successful_expectations": 0, "unsuccessful_expectations": 0},
         "meta": {"shopflow": {"partition": ctx.partition, "read_error": str(error)}},
     }
@@ -180,7 +180,7 @@ def _unreadable_outcome(ctx: PartitionContext, error: PartitionReadError) -> Val
         evaluated=0,
         failed=[failure],
         result=result,
-        suite_name=result["suite_name"],
+        suite_name=suite_name,
         batch=ctx.partition,
     )
 
@@ -217,7 +217,7 @@ def _partition_meta(ctx: PartitionContext, evaluated_by: str) -> dict[str, Any]:
 
 def _resolve_known_ids(cursor: Any, ctx: PartitionContext, frame: pd.DataFrame) -> PartitionContext:
     """Replace warehouse references by the sets GX needs: the frame's ids that the warehouse knows."""
-    changes: dict[str, frozenset[int]] = {}
+    changes: dict[str, Any] = {}  # PartitionContext field -> narrowed id set
     for attr in ("known_product_ids", "known_order_ids"):
         known = getattr(ctx, attr)
         if not isinstance(known, KnownInWarehouse):
@@ -382,28 +382,4 @@ def validate_marts(
                 duration_s=time.perf_counter() - started,
             )
         )
-    return outcomes
-
-
-def check_marts(
-    warehouse_dsn: str,
-    batch_id: str,
-    *,
-    schema: str = MARTS_SCHEMA,
-    tables: Iterable[str] | None = None,
-    dt: date | None = None,
-) -> list[ValidationOutcome]:
-    """Validate the marts, record every outcome, and raise QualityGateError if any failed."""
-    import psycopg2
-
-    from shopflow.warehouse.ops import record_validation
-
-    outcomes = validate_marts(warehouse_dsn, schema=schema, tables=tables, dt=dt)
-    with psycopg2.connect(warehouse_dsn) as conn:
-        for outcome in outcomes:
-            record_validation(conn, outcome, batch_id)
-    conn.close()
-    failed = [o for o in outcomes if not o.success]
-    if failed:
-        raise QualityGateError(failed[0], failed[1:])
     return outcomes

@@ -27,11 +27,11 @@ from psycopg2 import sql
 
 from shopflow.contracts import Column, Entity
 from shopflow.quality.frames import (
-    _NUMERIC_TYPE_RE,
     EVENT_HOUR_COLUMN,
     UNPARSED_PREFIX,
     frame_dtype,
     kind_of,
+    numeric_precision_scale,
 )
 from shopflow.quality.outcome import json_safe
 from shopflow.quality.suites import KnownInWarehouse, RowCondition, SuiteSpec, expectation_type
@@ -113,7 +113,7 @@ def _typed(column: Column, partition_date: date | None = None) -> sql.Composable
         ).format(r=raw, digits=sql.Literal(_DIGITS), type=sql.Literal(column.pg_type))
     if kind == "decimal":
         # ^[+-]?(\d+)(\.\d+)?$ with at most p-s integer digits (leading zeros aside), as a float.
-        precision, scale = (int(x) for x in _NUMERIC_TYPE_RE.match(column.pg_type).groups())
+        precision, scale = numeric_precision_scale(column.pg_type)
         return sql.SQL(
             "case when translate({r}, {digits}, '') in ('', '+', '-', '.', '+.', '-.') "
             "and ltrim({r}, '+-') not like '.%' and {r} not like '%.' and pg_input_is_valid({r}, 'float8') "
@@ -343,7 +343,8 @@ def compile_suite(spec: SuiteSpec, entity: Entity, partition_date: date | None =
                     value=sql.Identifier("s", kwargs["column"]),
                 )
             )
-    checks, aggregates = [], []
+    checks: list[_Check] = []
+    aggregates: list[sql.Composable] = []
     for cls, kwargs in spec.items:
         check = _compile(cls, kwargs, joins)
         check.first = len(aggregates)
@@ -383,7 +384,7 @@ def _answer(check: _Check, row: tuple, entity: Entity) -> tuple[bool, dict[str, 
         elements, missing, unexpected = (int(v) for v in values[:3])
         ids = list(values[3] or []) if check.kind == "map+ids" else None
         nonmissing = elements - missing
-        result = {
+        result: dict[str, Any] = {
             "element_count": elements,
             "unexpected_count": unexpected,
             "unexpected_percent": _percent(unexpected, nonmissing),

@@ -20,9 +20,9 @@ class ServiceState:
     endpoint: str
 
 
-def embedded_services(settings: Settings) -> list:
+def embedded_services(settings: Settings) -> list[EmbeddedPostgres | EmbeddedS3 | EmbeddedFakeStoreApi]:
     """The embedded services this configuration needs, in start order."""
-    services = []
+    services: list[EmbeddedPostgres | EmbeddedS3 | EmbeddedFakeStoreApi] = []
     if settings.embedded_postgres:
         services.append(EmbeddedPostgres(settings))
     if settings.embedded_s3:

@@ -6,7 +6,6 @@ on its own port, so the service takes a block of ten ports starting at SHOPFLOW_
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from shopflow.config import Settings
+from shopflow.config import Settings, process_environment
 from shopflow.services.process import (
     PidFileService,
     PortSpec,
@@ -117,8 +116,11 @@ class EmbeddedS3(PidFileService):
             f"-filer.port.grpc={p + 8}",
             f"-admin.port.grpc={p + 9}",
         ]
-        env = dict(os.environ)
         # weed mini configures its S3 identity from these variables; signatures are then checked.
-        env["AWS_ACCESS_KEY_ID"] = self.settings.s3_access_key
-        env["AWS_SECRET_ACCESS_KEY"] = self.settings.s3_secret_key
+        env = process_environment(
+            {
+                "AWS_ACCESS_KEY_ID": self.settings.s3_access_key or "",
+                "AWS_SECRET_ACCESS_KEY": self.settings.s3_secret_key or "",
+            }
+        )
         spawn(args, log=self.log, pidfile=self.pidfile, env=env, cwd=self.data_dir)

@@ -123,7 +123,7 @@ class _Session:
     visitor: int  # index into the day's visitor table
     device: int
     referrer: int
-    steps: list[tuple[int, int | None, int | None, int | None, int]]  # type, product, order, customer, ms
+    steps: Sequence[tuple[int, int | None, int | None, int | None, int]]  # type, product, order, customer, ms
 
 
 _PAGE_VIEW, _PRODUCT_VIEW, _ADD_TO_CART, _CHECKOUT, _PURCHASE = range(5)
@@ -185,9 +185,9 @@ def generate_day_events(
         plan: list[tuple[int, int | None]] = [(_PAGE_VIEW, None)]
         if extra_view[i]:
             plan.append((_PRODUCT_VIEW, int(extra_product[i])))
-        for product in lines:
-            plan.append((_PRODUCT_VIEW, product))
-            plan.append((_ADD_TO_CART, product))
+        for line_product in lines:
+            plan.append((_PRODUCT_VIEW, line_product))
+            plan.append((_ADD_TO_CART, line_product))
         plan.append((_CHECKOUT, None))
         plan.append((_PURCHASE, lines[0]))
         purchase_ms = int(orders.ordered_seconds[i]) * 1000
@@ -198,7 +198,7 @@ def generate_day_events(
         before = np.concatenate([np.cumsum(gaps[::-1])[::-1], [0]])
         times = purchase_ms - before
         visitor = customer_visitor(customer_id) if logged_in[i] else new_anon_visitor()
-        steps = []
+        steps: list[tuple[int, int | None, int | None, int | None, int]] = []
         for (etype, product), t in zip(plan, times.tolist(), strict=True):
             known = logged_in[i] or etype in (_CHECKOUT, _PURCHASE)
             steps.append(

@@ -6,23 +6,20 @@ them from `Settings.warehouse_dsn`, and `run_dbt` sets them for one invocation o
 
 from __future__ import annotations
 
-import os
 import re
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from dbt.cli.main import dbtRunner, dbtRunnerResult
 
-from shopflow.config import PROJECT_ROOT, Settings, load_settings
+from shopflow.config import PROJECT_ROOT, Settings, environment_overrides, load_settings
 
 TRANSFORM_DIR = PROJECT_ROOT / "transform"
 DBT_SCHEMA = "analytics"
 
 # dbtRunner keeps global state (flags, adapter registry, invocation context) and mutates
-# os.environ here: two invocations in one process must never overlap.
+# the process environment here: two invocations in one process must never overlap.
 _DBT_LOCK = threading.Lock()
 
 _FAILED_STATUSES = {"error", "fail", "runtime error"}
@@ -57,28 +54,13 @@ def dbt_env(settings: Settings) -> dict[str, str]:
             "(expected postgresql://user:password@host:port/dbname in WAREHOUSE_DSN)"
         )
     return {
-        "DBT_PG_HOST": parts.hostname,
+        "DBT_PG_HOST": parts.hostname or "",
         "DBT_PG_PORT": str(port),
-        "DBT_PG_USER": unquote(parts.username),
+        "DBT_PG_USER": unquote(parts.username or ""),
         "DBT_PG_PASSWORD": unquote(parts.password or ""),
         "DBT_PG_DBNAME": dbname,
         "DBT_PG_SCHEMA": DBT_SCHEMA,
     }
-
-
-@contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    """Set environment variables for the duration of the block, then restore the previous ones."""
-    previous = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _artifact_dirs(settings: Settings) -> tuple[Path, Path]:
@@ -124,7 +106,7 @@ def run_dbt(args: list[str], settings: Settings | None = None) -> dbtRunnerResul
     full_args = [*args, "--project-dir", str(TRANSFORM_DIR), "--profiles-dir", str(TRANSFORM_DIR)]
     # Paths as environment variables: every command reads them, while `dbt debug` rejects the flags.
     environment = {**dbt_env(settings), "DBT_TARGET_PATH": str(target_path), "DBT_LOG_PATH": str(log_path)}
-    with _DBT_LOCK, _environment(environment):
+    with _DBT_LOCK, environment_overrides(environment):
         result = dbtRunner().invoke(full_args)
     if not result.success:
         failures, skipped = _describe_failures(result)

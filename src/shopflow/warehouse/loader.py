@@ -133,7 +133,7 @@ def _replace_partition(conn: Any, entity: Entity, partition: Partition) -> None:
 def partition_context(entity: Entity, partition: Partition) -> PartitionContext:
     """What the gate knows about a partition: its manifest, and where the ids it refers to live."""
     dt = partition.manifest.dt
-    known = {
+    known: dict[str, Any] = {  # PartitionContext field -> where its ids live
         attr: KnownInWarehouse(table, column, dt)
         for attr, (table, column) in KNOWN_IDS.get(entity.qualified_name, {}).items()
     }

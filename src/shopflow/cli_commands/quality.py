@@ -1,6 +1,6 @@
 """`shopflow quality ...`: list the suites, validate the marts or a partition file, render Data Docs.
 
-A typer sub-app; the lead mounts it with `app.add_typer(quality.cli.app, name="quality")`.
+A typer sub-app, mounted by `shopflow.cli` under the name `quality`.
 """
 
 from __future__ import annotations
@@ -121,10 +121,10 @@ def docs(
     import psycopg2
 
     from shopflow.config import load_settings
-    from shopflow.quality.data_docs import build_data_docs
+    from shopflow.pipeline import build_data_docs_from_ops
 
     try:
-        index = build_data_docs(warehouse_dsn=load_settings().warehouse_dsn, limit=limit)
+        index = build_data_docs_from_ops(load_settings().warehouse_dsn, limit)
     except psycopg2.OperationalError as exc:
         _fail(f"cannot reach the warehouse: {str(exc).strip()}")
     typer.echo(str(index))
