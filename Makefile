@@ -80,11 +80,17 @@ airflow: setup ## Airflow 3 on the embedded services (api-server, scheduler, dag
 metabase: setup ## provision the dashboards into Metabase (METABASE_URL, METABASE_ADMIN_* ...)
 	@$(SHOPFLOW) metabase provision
 
+# Two xdist workers: most of a test's time is spent waiting on PostgreSQL, dbt or Airflow, so two
+# workers fit two cores. Each worker starts its own embedded stack; tests are grouped by file
+# (tests/conftest.py). TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
+XDIST = $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist loadgroup)
+
 test: setup system-deps data-docs-assets ## run every test, slow end-to-end ones included
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(XDIST) $(PYTEST_ARGS)
 
 test-fast: setup data-docs-assets ## run the tests not marked slow
-	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/pytest $(XDIST) -m "not slow" $(PYTEST_ARGS)
 
 lint: services-up ## ruff, import contracts, mypy, and SQLFluff on the dbt models (dbt templater: needs the warehouse)
 	$(BIN)/ruff check .

@@ -32,6 +32,19 @@ ISOLATED_VARS = (
 )
 
 
+# Fixtures whose tests must share one xdist worker: the demo pipeline runs once per worker that asks.
+SHARED_RUN_FIXTURES = {"demo_run", "built_warehouse"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Group tests for `pytest -n N --dist loadgroup`: each file stays on one worker (its module
+    fixtures are built once), and every test of the demo warehouse shares one worker too."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        group = "demo_run" if fixtures & SHARED_RUN_FIXTURES else item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 def _block_is_free(base: int, size: int) -> bool:
     for port in range(base, base + size):
         with socket.socket() as sock:
