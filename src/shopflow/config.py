@@ -21,6 +21,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shopflow.errors import ShopflowError
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 # Local development credentials for the embedded services only; they never leave 127.0.0.1.
@@ -34,7 +36,7 @@ DEFAULT_METABASE_URL = "http://127.0.0.1:13000"  # the port docker-compose.yml p
 Port = Annotated[int, Field(ge=1, le=65535)]
 
 
-class ConfigError(ValueError):
+class ConfigError(ShopflowError, ValueError):
     """A setting is missing or malformed; the message names the variable to change."""
 
 

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from botocore.exceptions import ClientError
 
 from shopflow.contracts import Entity
+from shopflow.errors import ShopflowError
 
 DATA_FILE = "part-00000.csv.gz"
 MANIFEST_FILE = "_manifest.json"
@@ -23,7 +24,7 @@ VALIDATION_FILE = "validation_result.json"
 LANDING_EVENTS_PREFIX = "landing/clickstream/events"
 
 
-class LakeError(RuntimeError):
+class LakeError(ShopflowError, RuntimeError):
     """A lake partition is missing or inconsistent; the message names the key."""
 
 

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import typer
 
-from shopflow.cli_commands.common import clean_errors, console, err_console, register_known_error, settings
+from shopflow.cli_commands.common import clean_errors, console, err_console, settings
 from shopflow.orchestration import local_airflow as la
 from shopflow.orchestration.dbt_manifest import build_manifest
 
@@ -21,19 +21,11 @@ def _where(sqlalchemy_url: str) -> str:
 app = typer.Typer(help="Run Airflow locally (LocalExecutor) on the embedded services.", no_args_is_help=True)
 
 
-def _register_errors() -> None:
-    # Imported here: the runner pulls in dbt, which `shopflow airflow env` does not need.
-    from shopflow.transform.runner import TransformError
-
-    register_known_error(TransformError)
-
-
 @app.command()
 def up() -> None:
     """Start the services, migrate Airflow's database, build the dbt manifest, run Airflow until Ctrl-C."""
     from shopflow.services.manager import services_up
 
-    _register_errors()
     cfg = settings()
     with clean_errors():
         airflow = la.local_airflow(cfg, start=la.ensure_start_date(cfg))
@@ -86,7 +78,6 @@ def env() -> None:
 @app.command()
 def manifest() -> None:
     """Rebuild transform/target/manifest.json (dbt parse) after changing the dbt project."""
-    _register_errors()
     cfg = settings()
     with clean_errors(), console.status("dbt parse..."):
         path, seconds = build_manifest(cfg)

@@ -8,28 +8,19 @@ from collections.abc import Iterator
 import typer
 from rich.console import Console
 
-from shopflow.config import ConfigError, Settings, load_settings
-from shopflow.services.process import ServiceError
+from shopflow.config import Settings, load_settings
+from shopflow.errors import ShopflowError
 
 console = Console()
 err_console = Console(stderr=True)
-
-# Errors whose message is the whole story: printed without a traceback, exit code 1.
-KNOWN_ERRORS: tuple[type[Exception], ...] = (ConfigError, ServiceError)
-
-
-def register_known_error(kind: type[Exception]) -> None:
-    """Let a stage's error type print as a clean one-line failure."""
-    global KNOWN_ERRORS
-    if kind not in KNOWN_ERRORS:
-        KNOWN_ERRORS = (*KNOWN_ERRORS, kind)
 
 
 @contextlib.contextmanager
 def clean_errors() -> Iterator[None]:
     try:
         yield
-    except KNOWN_ERRORS as err:
+    # ShopflowError's message is the whole story: one line, no traceback, exit code 1.
+    except ShopflowError as err:
         err_console.print(f"[bold red]error:[/] {type(err).__name__}: {err}", highlight=False)
         raise typer.Exit(1) from None
 

@@ -7,19 +7,9 @@ from datetime import date
 import typer
 from rich.table import Table
 
-from shopflow.cli_commands.common import clean_errors, console, register_known_error, settings
+from shopflow.cli_commands.common import clean_errors, console, settings
 from shopflow.cli_commands.pipeline import parse_date
 from shopflow.demo import DEFAULT_DAYS, DEFAULT_END, DemoReport, run_demo
-
-
-def _register_stage_errors() -> None:
-    from shopflow.dashboards import DefinitionError
-    from shopflow.dashboards.queries import CardQueryError
-    from shopflow.quality.gate import QualityGateError
-    from shopflow.transform.runner import TransformError
-
-    for kind in (QualityGateError, TransformError, DefinitionError, CardQueryError):
-        register_known_error(kind)
 
 
 def print_report(report: DemoReport) -> None:
@@ -73,7 +63,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the whole pipeline on the configured services and write the dashboards."""
         cfg = settings()
-        _register_stage_errors()
         with clean_errors():
             report = run_demo(
                 cfg,

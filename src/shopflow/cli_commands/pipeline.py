@@ -10,23 +10,9 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from shopflow.cli_commands.common import clean_errors, console, register_known_error, settings
+from shopflow.cli_commands.common import clean_errors, console, settings
 from shopflow.contracts import ENTITIES, LOAD_ORDER
-from shopflow.extract import ExtractError
-from shopflow.lake import LakeError
 from shopflow.pipeline import date_range, extract_entity, load_entity, open_lake
-from shopflow.sources import SimulationError, SourceError
-from shopflow.warehouse.loader import LoadError
-
-for _error in (ExtractError, LakeError, LoadError, SimulationError, SourceError):
-    register_known_error(_error)
-
-
-def _register_gate_error() -> None:
-    # Imported lazily: the quality package pulls in Great Expectations only when a gate runs.
-    from shopflow.quality.gate import QualityGateError
-
-    register_known_error(QualityGateError)
 
 
 def parse_date(value: str | date) -> date:
@@ -160,7 +146,6 @@ def register(app: typer.Typer) -> None:
         dates, names = resolve_dates(day, first, last), resolve_entities(entity)
         cfg = settings()
         lake = open_lake(cfg)
-        _register_gate_error()
         with clean_errors(), progress_bar() as progress, closing(psycopg2.connect(cfg.warehouse_dsn)) as conn:
             task = progress.add_task("load", total=len(dates) * len(names))
             for dt in dates:
@@ -188,7 +173,6 @@ def register(app: typer.Typer) -> None:
         dates = resolve_dates(day, first, last)
         cfg = settings()
         lake = open_lake(cfg)
-        _register_gate_error()
         table = Table(title="pipeline run")
         for col in ("date", *[e.split(".")[1] for e in LOAD_ORDER], "seconds"):
             table.add_column(col, justify="right")
@@ -209,7 +193,6 @@ def register(app: typer.Typer) -> None:
         from shopflow.pipeline import rebuild_from_lake
 
         cfg = settings()
-        _register_gate_error()
         with clean_errors(), console.status("reloading the lake...") as status:
             count = rebuild_from_lake(cfg, open_lake(cfg), lambda dt, name: status.update(f"loaded {dt} {name}"))
         console.print(f"reloaded {count} partitions; run `shopflow transform --full-refresh` to rebuild the marts")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from shopflow.cli_commands.common import clean_errors, console, register_known_error, settings
+from shopflow.cli_commands.common import clean_errors, console, settings
 
 dashboards_app = typer.Typer(help="Built-in HTML dashboards.", no_args_is_help=True)
 metabase_app = typer.Typer(help="Provision the dashboards into Metabase through its REST API.", no_args_is_help=True)
@@ -19,9 +19,8 @@ def register(app: typer.Typer) -> None:
         select: str | None = typer.Option(None, help="dbt node selection, e.g. 'marts' or '+fact_orders'."),
     ) -> None:
         """Run `dbt build` (models, data tests, unit tests) on the warehouse."""
-        from shopflow.transform.runner import TransformError, run_dbt
+        from shopflow.transform.runner import run_dbt
 
-        register_known_error(TransformError)
         args = ["build", *(["--full-refresh"] if full_refresh else []), *(["--select", select] if select else [])]
         cfg = settings()
         with clean_errors(), console.status("dbt build..."):
@@ -40,11 +39,8 @@ def render(
     out_dir: Path | None = typer.Option(None, help="Output folder (default: <state dir>/output/dashboards)."),
 ) -> None:
     """Render every dashboard as a self-contained HTML page plus an index."""
-    from shopflow.dashboards import DefinitionError, render_dashboards
-    from shopflow.dashboards.queries import CardQueryError
+    from shopflow.dashboards import render_dashboards
 
-    register_known_error(DefinitionError)
-    register_known_error(CardQueryError)
     cfg = settings()
     with clean_errors(), console.status("rendering dashboards..."):
         index = render_dashboards(cfg.warehouse_dsn, out_dir or cfg.output_dir / "dashboards")
@@ -54,9 +50,8 @@ def render(
 @metabase_app.command("provision")
 def provision() -> None:
     """Set up Metabase (first run), the warehouse connection, collection, cards and dashboards; idempotent."""
-    from shopflow.dashboards import MetabaseError, provision_from_settings
+    from shopflow.dashboards import provision_from_settings
 
-    register_known_error(MetabaseError)
     cfg = settings()
     with clean_errors(), console.status("waiting for Metabase, then provisioning..."):
         report = provision_from_settings(cfg.metabase, cfg.warehouse_dsn)

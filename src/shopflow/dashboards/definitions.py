@@ -16,6 +16,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from shopflow.config import PROJECT_ROOT
+from shopflow.errors import ShopflowError
 
 DEFAULT_ROOT = PROJECT_ROOT / "metabase"
 GRID_COLUMNS = 24  # Metabase's dashboard grid (GRID_WIDTH in its frontend/src/metabase/lib/dashboard_grid).
@@ -24,7 +25,7 @@ VISUALIZATIONS = ("scalar", "line", "bar", "row", "pie", "donut", "table", "bubb
 FORMATS = ("currency", "percent", "number", "date", "text")
 
 
-class DefinitionError(ValueError):
+class DefinitionError(ShopflowError, ValueError):
     """The dashboard definitions are invalid; the message lists every problem with file and field."""
 
     def __init__(self, problems: list[str]):

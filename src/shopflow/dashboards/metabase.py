@@ -28,6 +28,7 @@ from shopflow.dashboards.definitions import (
     all_cards,
     load_dashboards,
 )
+from shopflow.errors import ShopflowError
 
 DEFAULT_COLLECTION = "Shopflow"
 DEFAULT_DATABASE_NAME = "Shopflow warehouse"
@@ -52,7 +53,7 @@ DISPLAY = {
 }
 
 
-class MetabaseError(RuntimeError):
+class MetabaseError(ShopflowError, RuntimeError):
     """Provisioning failed; the message names the Metabase URL and what to do."""
 
 

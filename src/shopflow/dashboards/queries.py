@@ -12,11 +12,12 @@ import psycopg2
 import psycopg2.extensions
 
 from shopflow.dashboards.definitions import Card
+from shopflow.errors import ShopflowError
 
 DEFAULT_STATEMENT_TIMEOUT_MS = 60_000
 
 
-class CardQueryError(RuntimeError):
+class CardQueryError(ShopflowError, RuntimeError):
     """One or more cards failed to run or returned other columns than their YAML declares."""
 
 

@@ -8,10 +8,12 @@ from dataclasses import dataclass
 import psycopg2
 from psycopg2 import sql
 
+from shopflow.errors import ShopflowError
+
 ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
-class ReadonlyRoleError(RuntimeError):
+class ReadonlyRoleError(ShopflowError, RuntimeError):
     """The role could not be created or granted; the message says why."""
 
 

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from shopflow.contracts import Entity
+from shopflow.errors import ShopflowError
 from shopflow.lake import Lake, LakeError, Manifest, day_interval, partition_prefix, sha256_hex
 
 
-class ExtractError(RuntimeError):
+class ExtractError(ShopflowError, RuntimeError):
     """A source could not be extracted for a date; nothing was written for that partition."""
 
 

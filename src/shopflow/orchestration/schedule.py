@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from shopflow.errors import ShopflowError
+
 ONE_DAY = timedelta(days=1)
 
 
-class ScheduleError(ValueError):
+class ScheduleError(ShopflowError, ValueError):
     """A run's data interval is not one whole UTC day, so it names no single partition."""
 
 

@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlparse
 import yaml
 
 from shopflow.config import PROJECT_ROOT
+from shopflow.errors import ShopflowError
 
 if TYPE_CHECKING:
     from shopflow.quality.outcome import ValidationOutcome
@@ -69,7 +70,7 @@ _LOGO_FILE = "static/images/logo-long.png"
 EXTRA_DIRS = ("@fortawesome/fontawesome-free/webfonts",)
 
 
-class DataDocsAssetsMissing(FileNotFoundError):
+class DataDocsAssetsMissing(ShopflowError, FileNotFoundError):
     """The npm packages the offline Data Docs need are not installed (`make data-docs-assets`)."""
 
 

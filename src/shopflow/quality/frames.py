@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from shopflow.contracts import EVENTS, Column, Entity
+from shopflow.errors import ShopflowError
 
 UNPARSED_PREFIX = "_unparsed_"
 EVENT_HOUR_COLUMN = "_event_hour"
@@ -52,7 +53,7 @@ _TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})
 _INT_RANGES = {"integer": (-(2**31), 2**31 - 1), "bigint": (-(2**63), 2**63 - 1)}
 
 
-class PartitionReadError(ValueError):
+class PartitionReadError(ShopflowError, ValueError):
     """The partition's bytes are not a readable CSV (bad gzip, no header, ragged rows)."""
 
 

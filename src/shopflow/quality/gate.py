@@ -20,6 +20,7 @@ import pandas as pd
 import psycopg2
 from psycopg2 import sql
 
+from shopflow.errors import ShopflowError
 from shopflow.quality.context import gx_lock, partition_batch_definition, table_batch_definition
 from shopflow.quality.frames import (
     UNPARSED_PREFIX,
@@ -53,7 +54,7 @@ __all__ = [
 ]
 
 
-class MartsMissingError(LookupError):
+class MartsMissingError(ShopflowError, LookupError):
     """Mart tables to validate do not exist (dbt has not built them)."""
 
 
@@ -201,7 +202,7 @@ def validate_csv(ctx: PartitionContext, csv_bytes: bytes) -> ValidationOutcome:
     return outcome
 
 
-class GateDisagreementError(RuntimeError):
+class GateDisagreementError(ShopflowError, RuntimeError):
     """The set-based checks and GX disagree on a partition: a bug in `set_based`, never loaded."""
 
 

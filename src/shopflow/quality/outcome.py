@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from shopflow.errors import ShopflowError
 from shopflow.quality.frames import UNPARSED_PREFIX
 
 MAX_EXAMPLES = 3
@@ -142,7 +143,7 @@ class ValidationOutcome:
         return json.dumps(json_safe(document), indent=2, sort_keys=True).encode()
 
 
-class QualityGateError(Exception):
+class QualityGateError(ShopflowError):
     """A batch failed its suite; `outcome` holds the result to quarantine and record."""
 
     def __init__(self, outcome: ValidationOutcome, others: list[ValidationOutcome] | None = None) -> None:

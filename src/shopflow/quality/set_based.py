@@ -26,6 +26,7 @@ from typing import Any
 from psycopg2 import sql
 
 from shopflow.contracts import Column, Entity
+from shopflow.errors import ShopflowError
 from shopflow.quality.frames import (
     EVENT_HOUR_COLUMN,
     UNPARSED_PREFIX,
@@ -60,7 +61,7 @@ def _shape(raw: sql.Composable) -> sql.Composable:
     return sql.SQL("translate({}, '0123456789', '9999999999')").format(raw)
 
 
-class UnsupportedExpectation(ValueError):
+class UnsupportedExpectation(ShopflowError, ValueError):
     """A suite holds an expectation this module cannot answer; the gate then asks GX."""
 
 

@@ -12,8 +12,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from shopflow.errors import ShopflowError
 
-class ServiceError(RuntimeError):
+
+class ServiceError(ShopflowError, RuntimeError):
     """A service could not be started, reached or stopped; the message says what to do."""
 
 

@@ -14,6 +14,7 @@ from urllib.parse import unquote, urlsplit
 from dbt.cli.main import dbtRunner, dbtRunnerResult
 
 from shopflow.config import PROJECT_ROOT, Settings, environment_overrides, load_settings
+from shopflow.errors import ShopflowError
 
 TRANSFORM_DIR = PROJECT_ROOT / "transform"
 DBT_SCHEMA = "analytics"
@@ -27,7 +28,7 @@ _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 _MAX_MESSAGE_CHARS = 600
 
 
-class TransformError(RuntimeError):
+class TransformError(ShopflowError, RuntimeError):
     """A dbt invocation failed; the message names the failed nodes and dbt's messages."""
 
 

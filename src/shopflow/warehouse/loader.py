@@ -29,6 +29,7 @@ import psycopg2
 from psycopg2 import sql
 
 from shopflow.contracts import Entity
+from shopflow.errors import ShopflowError
 from shopflow.lake import Lake, Partition
 from shopflow.quality.outcome import QualityGateError, ValidationOutcome
 from shopflow.quality.set_based import STAGE_TABLE, header_matches, prepare_transaction, stage_ddl
@@ -46,7 +47,7 @@ KNOWN_IDS: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 
-class LoadError(RuntimeError):
+class LoadError(ShopflowError, RuntimeError):
     """A partition could not be loaded; nothing of it was committed."""
 
 
