@@ -1,9 +1,8 @@
-"""The `transform` DAG: dbt models and tests through Cosmos, then the marts' quality gate (see its docstring)."""
+"""The `transform` DAG: dbt models and tests through Cosmos, then the marts published to the dashboards."""
 
 from __future__ import annotations
 
 from airflow.sdk import dag, get_current_context, task
-from airflow.sdk.exceptions import AirflowFailException
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
@@ -31,7 +30,7 @@ if not MANIFEST_PATH.exists():
 )
 def transform():
     """
-    ### dbt star schema, then the marts' quality gate
+    ### dbt star schema, then the marts published
 
     Triggered by the raw-table assets (`warehouse://raw/*`): a run starts when all five raw
     tables have been loaded since the last run, so a day's ingestion DAGs finishing triggers one
@@ -40,11 +39,10 @@ def transform():
     * **dbt** (Cosmos `DbtTaskGroup`): one task per dbt model that runs `dbt build` for it, its
       data tests and unit tests included, in the dependency order of the manifest
       (`transform/target/manifest.json`, rebuilt by `shopflow airflow manifest`); staging and
-      intermediate models are views, marts tables with enforced contracts.
-    * **validate_marts**: every mart against its Great Expectations suite, outcomes recorded in
-      `ops.validation_results` under the date the warehouse is complete through; a failure fails
-      the run without retries. On success it updates the asset `warehouse://marts/`, which
-      triggers `dashboards`.
+      intermediate models are views, marts tables with enforced contracts. dbt's tests are the
+      marts' quality gate: a failing test fails its model's task and nothing downstream runs.
+    * **publish_marts**: updates the asset `warehouse://marts/`, which triggers `dashboards`, with
+      the date the warehouse is complete through and each mart's row count as the event's extra.
     """
     dbt = DbtTaskGroup(
         group_id="dbt",
@@ -59,22 +57,19 @@ def transform():
             # A test across models (relationships) gets its own task after all of them: run inside
             # one model's `dbt build`, it would query a model that is not built yet.
             should_detach_multiple_parents_tests=True,
-            # The marts asset below is emitted once the marts also passed their quality gate.
+            # The marts asset below is emitted once, after every model and test has passed.
             emit_datasets=False,
         ),
         operator_args={"install_deps": False, "interceptors": [set_dbt_profile_env]},
     )
 
     @task(outlets=[MARTS_ASSET])
-    def validate_marts() -> dict:
-        try:
-            return steps.validate_marts(get_current_context()["run_id"])
-        except Exception as error:
-            if steps.is_quality_gate_error(error):
-                raise AirflowFailException(str(error)) from error
-            raise
+    def publish_marts() -> dict:
+        summary = steps.published_marts()
+        get_current_context()["outlet_events"][MARTS_ASSET].extra = summary
+        return summary
 
-    dbt >> validate_marts()
+    dbt >> publish_marts()
 
 
 transform()

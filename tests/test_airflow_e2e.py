@@ -182,12 +182,16 @@ def _query(dsn: str, statement: str, params: tuple = ()) -> list[tuple]:
     return rows
 
 
+def _marts(dsn: str) -> list[str]:
+    rows = _query(dsn, "select table_name from information_schema.tables where table_schema = 'marts'")
+    return sorted(name for (name,) in rows)
+
+
 def _checksums(dsn: str) -> dict[str, tuple]:
     """(rows, md5) of every raw table and mart, without load timestamps."""
-    from shopflow.quality.marts import MARTS
     from tests.pipeline_helpers import table_checksum
 
-    tables = [*RAW_TABLES.values(), *(f"marts.{t}" for t in MARTS)]
+    tables = [*RAW_TABLES.values(), *(f"marts.{t}" for t in _marts(dsn))]
     return {table: tuple(table_checksum(dsn, table)) for table in tables}
 
 
@@ -215,22 +219,22 @@ def test_each_run_loads_its_own_day_and_row_counts_match_the_lake_manifests(pipe
     assert ledger == [(2 * len(RAW_TABLES),)]
 
 
-def test_transform_builds_the_marts_and_validates_them(pipeline):
-    from shopflow.quality.marts import MARTS
-
+def test_transform_builds_the_marts_and_publishes_them(pipeline):
     settings, _airflow, results = pipeline
     transforms = [r for r in results if r["dag_id"] == "transform"]
     assert len(transforms) == 2
     dbt_tasks = [t for t in transforms[-1]["tasks"] if t.startswith("dbt.")]
     assert len(dbt_tasks) > 10, dbt_tasks
-    assert transforms[-1]["tasks"]["validate_marts"][0] == "success"
+    assert transforms[-1]["tasks"]["publish_marts"][0] == "success"
     # Every load emitted its raw asset and every transform the marts asset.
     events = transforms[-1]["asset_events"]
     for table in RAW_TABLES.values():
         assert events[f"warehouse://raw/{table.split('.', 1)[1]}"] == 2, events
     assert events["warehouse://marts/"] == 2, events
     wh = settings.warehouse_dsn
-    for mart in MARTS:
+    marts = _marts(wh)
+    assert len(marts) > 10, marts
+    for mart in marts:
         [(rows,)] = _query(wh, f"select count(*) from marts.{mart}")
         assert rows > 0, f"marts.{mart} is empty"
     [(fact_orders, raw_orders)] = _query(
@@ -244,12 +248,6 @@ def test_transform_builds_the_marts_and_validates_them(pipeline):
         "select (select count(*) from marts.fact_events), (select count(distinct event_id) from raw.clickstream_events)",
     )
     assert fact_events == raw_events
-    recorded = _query(
-        wh,
-        "select count(*), bool_and(success), max(dt) from ops.validation_results where batch_id like %s",
-        ("marts/%",),
-    )
-    assert recorded[0][0] >= len(MARTS) and recorded[0][1] is True and recorded[0][2] == DAY2
 
 
 def test_rerunning_a_day_leaves_the_warehouse_identical(pipeline):

@@ -181,9 +181,9 @@ def test_transform_waits_for_every_raw_table_and_runs_one_task_per_model(dagbag,
     for name in cross_model_tests:
         upstream = transform.get_task(f"dbt.{name}_test").upstream_task_ids
         assert len(upstream) >= 2 and all(u.endswith("_model_build") for u in upstream), (name, upstream)
-    validate = transform.get_task("validate_marts")
-    assert [a.uri for a in validate.outlets] == ["warehouse://marts/"]
-    assert all(t.startswith("dbt.") for t in validate.upstream_task_ids) and validate.upstream_task_ids
+    publish = transform.get_task("publish_marts")
+    assert [a.uri for a in publish.outlets] == ["warehouse://marts/"]
+    assert all(t.startswith("dbt.") for t in publish.upstream_task_ids) and publish.upstream_task_ids
     dashboards = dagbag.dags["dashboards"]
     assert {a.uri for a in dashboards.timetable.asset_condition.objects} == {"warehouse://marts/"}
 

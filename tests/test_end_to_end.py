@@ -30,7 +30,6 @@ def test_demo_validates_and_loads_every_partition(demo_run):
     settings, report = demo_run
     assert report.partitions_loaded == E2E_DAYS * len(ENTITIES)
     assert report.validations_passed == report.validations_run == report.partitions_loaded
-    assert report.mart_validations[0] == report.mart_validations[1] > 0
     assert report.dashboards_index.exists() and report.data_docs_index.exists()
     lake = open_lake(settings)
     for name in ENTITIES:

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from shopflow.cli_commands.quality import app
 from shopflow.contracts import ORDERS
-from shopflow.quality.samples import partition_csv, sample_rows
+from tests.quality_samples import partition_csv, sample_rows
 
 runner = CliRunner()
 

@@ -15,9 +15,9 @@ from shopflow.contracts import CUSTOMERS, ENTITIES, EVENTS, ORDER_ITEMS, ORDERS,
 from shopflow.quality import set_based
 from shopflow.quality.frames import read_partition_frame
 from shopflow.quality.gate import validate_partition
-from shopflow.quality.samples import SAMPLE_PRODUCT_IDS, partition_csv, sample_rows
 from shopflow.quality.suites import HOUR_COVERAGE_MIN_EVENTS, KnownInWarehouse, PartitionContext, build_suite_spec
 from shopflow.warehouse.raw_schema import ensure_raw_schema
+from tests.quality_samples import SAMPLE_PRODUCT_IDS, partition_csv, sample_rows
 
 DT = date(2026, 1, 3)
 KNOWN_ORDERS = 9_999

@@ -21,8 +21,6 @@ from shopflow.warehouse.loader import LoadResult, gate_partition, load_partition
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from shopflow.quality.outcome import ValidationOutcome
-
 
 def open_lake(settings: Settings) -> Lake:
     return Lake(s3_client(settings), settings.lake_bucket)
@@ -137,31 +135,6 @@ def rebuild_from_lake(settings: Settings, lake: Lake, on_partition: Callable[[da
     finally:
         conn.close()
     return loaded
-
-
-def check_marts(
-    warehouse_dsn: str,
-    batch_id: str,
-    *,
-    schema: str = "marts",
-    tables: Sequence[str] | None = None,
-    dt: date | None = None,
-) -> list[ValidationOutcome]:
-    """Validate the marts, record every outcome in ops.validation_results, raise QualityGateError if any failed."""
-    import psycopg2
-
-    from shopflow.quality.gate import QualityGateError, validate_marts
-    from shopflow.warehouse.ops import record_validation
-
-    outcomes = validate_marts(warehouse_dsn, schema=schema, tables=tables, dt=dt)
-    with psycopg2.connect(warehouse_dsn) as conn:
-        for outcome in outcomes:
-            record_validation(conn, outcome, batch_id)
-    conn.close()
-    failed = [o for o in outcomes if not o.success]
-    if failed:
-        raise QualityGateError(failed[0], failed[1:])
-    return outcomes
 
 
 def build_data_docs_from_ops(warehouse_dsn: str, limit: int) -> Path:

@@ -28,12 +28,11 @@ def print_report(report: DemoReport) -> None:
     console.print(rows)
 
     b = report.business
-    passed, run = report.mart_validations
     console.print(
         f"[bold]replayed[/] {report.first_replayed}..{report.last_replayed}: "
         f"{report.partitions_loaded} partitions loaded, "
         f"{report.validations_passed}/{report.validations_run} partition validations passed "
-        f"({report.expectations_evaluated:,} expectations), {passed}/{run} mart suites passed"
+        f"({report.expectations_evaluated:,} expectations); dbt's tests passed on every mart"
     )
     console.print(
         f"[bold]business[/] revenue ${b['revenue']:,.2f} from {b['revenue_orders']:,} orders not cancelled or "

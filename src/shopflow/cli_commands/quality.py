@@ -1,13 +1,12 @@
-"""`shopflow quality ...`: list the suites, validate the marts or a partition file, render Data Docs.
+"""`shopflow quality ...`: list the suites, validate a partition file, render Data Docs.
 
 A typer sub-app, mounted by `shopflow.cli` under the name `quality`.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -17,7 +16,7 @@ import typer
 from shopflow.contracts import ENTITIES, get_entity
 
 app = typer.Typer(
-    help="Quality gate: GX suites over raw partitions and marts, results and Data Docs.", no_args_is_help=True
+    help="Quality gate: GX suites over raw partitions, their results and Data Docs.", no_args_is_help=True
 )
 
 
@@ -28,8 +27,7 @@ def _fail(message: str) -> None:
 
 @app.command()
 def suites() -> None:
-    """Count the expectations of every suite, by family (raw suites as for a busy day with known ids)."""
-    from shopflow.quality.marts import MARTS, build_mart_suite_spec
+    """Count the expectations of every raw suite, by family (as for a busy day with known ids)."""
     from shopflow.quality.suites import FAMILIES, HOUR_COVERAGE_MIN_EVENTS, PartitionContext, build_suite_spec
 
     specs = [
@@ -44,7 +42,6 @@ def suites() -> None:
         )
         for entity in ENTITIES.values()
     ]
-    specs += [build_mart_suite_spec(table) for table in MARTS]
     header = f"{'suite':40} {'total':>5} " + " ".join(f"{f[:11]:>11}" for f in FAMILIES)
     typer.echo(header)
     total = 0
@@ -77,40 +74,6 @@ def check(
         typer.echo(exc.outcome.summary())
         raise typer.Exit(1) from None
     typer.echo(outcome.summary() + f" ({outcome.duration_s:.2f} s)")
-
-
-@app.command()
-def marts(
-    schema: Annotated[str, typer.Option(help="Schema the marts live in.")] = "marts",
-    table: Annotated[list[str] | None, typer.Option("--table", help="Validate only these marts (repeatable).")] = None,
-    batch_id: Annotated[
-        str | None, typer.Option(help="Record the outcomes under this id (default: a new one).")
-    ] = None,
-    record: Annotated[bool, typer.Option(help="Record the outcomes in ops.validation_results.")] = True,
-) -> None:
-    """Validate the marts in the warehouse; exit 1 if any expectation fails."""
-    import psycopg2
-
-    from shopflow.config import load_settings
-    from shopflow.quality.gate import MartsMissingError, validate_marts
-    from shopflow.warehouse.ops import record_validation
-
-    dsn = load_settings().warehouse_dsn
-    try:
-        outcomes = validate_marts(dsn, schema=schema, tables=table or None)
-    except (MartsMissingError, KeyError, psycopg2.OperationalError) as exc:
-        _fail(str(exc).strip())
-    if record:
-        batch = batch_id or f"marts/{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
-        with psycopg2.connect(dsn) as conn:
-            for outcome in outcomes:
-                record_validation(conn, outcome, batch)
-        conn.close()
-        typer.echo(f"recorded in ops.validation_results as batch {batch}")
-    for outcome in outcomes:
-        typer.echo(outcome.summary())
-    if not all(o.success for o in outcomes):
-        raise typer.Exit(1)
 
 
 @app.command()

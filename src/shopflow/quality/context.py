@@ -1,13 +1,11 @@
 """The one GX data context of a process, built on first use and reused (never at import time).
 
-Partitions are validated in memory through a pandas data source (one dataframe asset per entity);
-marts through a PostgreSQL data source per warehouse DSN (one table asset per mart). Building the
-context and its assets costs far more than validating a partition, so everything is cached.
+Partitions are validated in memory through a pandas data source (one dataframe asset per entity).
+Building the context and its assets costs far more than validating a partition, so both are cached.
 """
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from typing import Any
 
@@ -43,7 +41,6 @@ def gx_context() -> Any:
             _STATE["context"] = context
             _STATE["datasources"] = {}
             _STATE["frames"] = {}
-            _STATE["tables"] = {}
         return context
 
 
@@ -59,24 +56,3 @@ def partition_batch_definition(asset_name: str) -> Any:
             asset = datasources[PANDAS_DATASOURCE].add_dataframe_asset(asset_name)
             cache[asset_name] = asset.add_batch_definition_whole_dataframe("partition")
         return cache[asset_name]
-
-
-def _datasource_name(dsn: str) -> str:
-    # The DSN holds a password: name the data source by a digest, never by the DSN itself.
-    return "warehouse_" + hashlib.sha256(dsn.encode()).hexdigest()[:12]
-
-
-def table_batch_definition(dsn: str, schema: str, table: str) -> Any:
-    """Whole-table batch definition of `schema.table` in the PostgreSQL database at `dsn`."""
-    key = (dsn, schema, table)
-    with _LOCK:
-        context = gx_context()
-        cache: dict[tuple[str, str, str], Any] = _STATE["tables"]
-        if key not in cache:
-            name = _datasource_name(dsn)
-            datasources: dict[str, Any] = _STATE["datasources"]
-            if name not in datasources:
-                datasources[name] = context.data_sources.add_postgres(name, connection_string=dsn)
-            asset = datasources[name].add_table_asset(f"{schema}.{table}", table_name=table, schema_name=schema)
-            cache[key] = asset.add_batch_definition_whole_table("table")
-        return cache[key]

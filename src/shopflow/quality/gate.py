@@ -1,4 +1,4 @@
-"""The quality gate: validate a raw partition (or the marts) against its suite.
+"""The quality gate: validate a raw partition against its suite (dbt's tests own the marts' quality).
 
 The loader stages each partition in its load transaction and calls `gate_staged`: the set-based
 checks (`set_based`) answer every expectation in one query; if any fails, the GX suite runs on the
@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -21,7 +20,7 @@ import psycopg2
 from psycopg2 import sql
 
 from shopflow.errors import ShopflowError
-from shopflow.quality.context import gx_lock, partition_batch_definition, table_batch_definition
+from shopflow.quality.context import gx_lock, partition_batch_definition
 from shopflow.quality.frames import (
     UNPARSED_PREFIX,
     PartitionReadError,
@@ -29,7 +28,6 @@ from shopflow.quality.frames import (
     read_partition_frame,
     unparsed_column,
 )
-from shopflow.quality.marts import MARTS, MARTS_SCHEMA, build_mart_suite_spec, mart_suite_name
 from shopflow.quality.outcome import (
     MAX_EXAMPLES,
     FailedExpectation,
@@ -42,20 +40,14 @@ from shopflow.quality.suites import FAMILIES, KnownInWarehouse, PartitionContext
 
 __all__ = [
     "FailedExpectation",
-    "MartsMissingError",
     "PartitionContext",
     "PartitionReadError",
     "QualityGateError",
     "ValidationOutcome",
     "gate_staged",
     "validate_csv",
-    "validate_marts",
     "validate_partition",
 ]
-
-
-class MartsMissingError(ShopflowError, LookupError):
-    """Mart tables to validate do not exist (dbt has not built them)."""
 
 
 def _sorted(failures: list[FailedExpectation]) -> list[FailedExpectation]:
@@ -287,100 +279,3 @@ def gate_staged(cursor: Any, ctx: PartitionContext, csv_bytes: bytes, *, staged:
         )
     outcome.duration_s = time.perf_counter() - started
     return outcome
-
-
-# --- marts -----------------------------------------------------------------------------------------
-def _existing_tables(dsn: str, schema: str) -> set[str]:
-    import psycopg2
-
-    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
-        cur.execute("select table_name from information_schema.tables where table_schema = %s", (schema,))
-        tables = {row[0] for row in cur.fetchall()}
-    conn.close()
-    return tables
-
-
-def _sql_examples(dsn: str, schema: str, table: str, query: str) -> list[dict[str, Any]]:
-    """Re-run an unexpected-rows query for its first rows (GX's SUMMARY format reports only a count)."""
-    import psycopg2
-    import psycopg2.extras
-
-    relation = f'"{schema}"."{table}"'
-    sql = f"select * from ({query.replace('{batch}', relation)}) as unexpected limit {MAX_EXAMPLES}"
-    with psycopg2.connect(dsn) as conn, conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
-        cur.execute(sql)
-        rows = [json_safe(dict(r)) for r in cur.fetchall()]
-    conn.close()
-    return rows
-
-
-def _mart_failures(dsn: str, schema: str, table: str, result: dict[str, Any]) -> list[FailedExpectation]:
-    key = MARTS[table].key
-    failures = []
-    for failure, res in failed_expectations(result):
-        body = res.get("result") or {}
-        config = res.get("expectation_config") or {}
-        indices = body.get("partial_unexpected_index_list") or []
-        if failure.exception is None and config.get("type") == "unexpected_rows_expectation":
-            failure.examples = _sql_examples(dsn, schema, table, config["kwargs"]["unexpected_rows_query"])
-        elif indices and all(isinstance(i, dict) for i in indices):
-            failure.examples = [json_safe(dict(i)) for i in indices[:MAX_EXAMPLES]]
-        elif body.get("partial_unexpected_list") and key in (failure.column, None):
-            failure.examples = [{key: json_safe(v)} for v in body["partial_unexpected_list"][:MAX_EXAMPLES]]
-        failures.append(failure)
-    return _sorted(failures)
-
-
-def validate_marts(
-    warehouse_dsn: str,
-    *,
-    schema: str = MARTS_SCHEMA,
-    tables: Iterable[str] | None = None,
-    dt: date | None = None,
-) -> list[ValidationOutcome]:
-    """Validate the marts (all, or `tables`) in `schema` through GX's PostgreSQL data source.
-
-    `dt` is the logical date the outcomes are recorded under (default: today, UTC). Raises
-    MartsMissingError when a table does not exist; failures are returned, not raised.
-    """
-    names = list(tables) if tables is not None else list(MARTS)
-    unknown = [t for t in names if t not in MARTS]
-    if unknown:
-        raise KeyError(f"no quality suite for mart(s) {', '.join(unknown)}; known: {', '.join(MARTS)}")
-    missing = [t for t in names if t not in _existing_tables(warehouse_dsn, schema)]
-    if missing:
-        raise MartsMissingError(
-            f"mart table(s) missing in schema {schema!r}: {', '.join(missing)}; build them first (dbt build)"
-        )
-    logical_date = dt or datetime.now(UTC).date()
-    outcomes = []
-    for table in names:
-        started = time.perf_counter()
-        validated_at = datetime.now(UTC)
-        suite = build_mart_suite_spec(table, schema).build()
-        with gx_lock():
-            batch = table_batch_definition(warehouse_dsn, schema, table).get_batch()
-            gx_result = batch.validate(
-                suite,
-                result_format={
-                    "result_format": "SUMMARY",
-                    "partial_unexpected_count": 3,
-                    "unexpected_index_column_names": [MARTS[table].key],
-                },
-            )
-        result = json_safe(gx_result.to_json_dict())
-        outcomes.append(
-            ValidationOutcome(
-                entity=mart_suite_name(table),
-                dt=logical_date,
-                success=bool(result["success"]),
-                evaluated=int(result["statistics"]["evaluated_expectations"]),
-                failed=_mart_failures(warehouse_dsn, schema, table, result),
-                result=result,
-                suite_name=suite.name,
-                batch=f"{schema}.{table}",
-                validated_at=validated_at,
-                duration_s=time.perf_counter() - started,
-            )
-        )
-    return outcomes

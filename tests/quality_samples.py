@@ -1,4 +1,4 @@
-"""Contract-valid sample partitions: the clean batches the quality tests break and the timing benchmark uses.
+"""Contract-valid sample partitions: the clean batches the quality tests break.
 
 Rows are deterministic in (entity, dt, rows, seed) and written exactly as the extract writes them
 (CSV with a header, '' for NULL, ISO 8601 UTC timestamps), so they go through `read_partition_frame`
