@@ -18,7 +18,11 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
+
+# The image installs shopflow into the venv this script runs with: URLs are escaped by the same code
+# that builds them for local runs.
+from shopflow import config
 
 # Postgres credentials given in parts: prefix -> (DSN variable, Airflow connection variable).
 DATABASES = {
@@ -65,12 +69,9 @@ def postgres_url(env: Mapping[str, str], prefix: str, scheme: str = "postgresql"
     """Build `scheme://user:password@host:port/name[?sslmode=...]` from `<prefix>_*` variables."""
     parts = _require(env, prefix, ("HOST", "NAME", "USER", "PASSWORD"))
     port = _port(env, f"{prefix}_PORT", 5432)
-    url = (
-        f"{scheme}://{quote(parts['USER'], safe='')}:{quote(parts['PASSWORD'], safe='')}"
-        f"@{parts['HOST']}:{port}/{quote(parts['NAME'], safe='')}"
+    return config.postgres_url(
+        parts["USER"], parts["PASSWORD"], parts["HOST"], port, parts["NAME"], scheme, env.get(f"{prefix}_SSLMODE")
     )
-    sslmode = env.get(f"{prefix}_SSLMODE")
-    return f"{url}?{urlencode({'sslmode': sslmode})}" if sslmode else url
 
 
 def redis_url(env: Mapping[str, str]) -> str:
@@ -86,14 +87,12 @@ def redis_url(env: Mapping[str, str]) -> str:
 
 def lake_connection(env: Mapping[str, str]) -> str:
     """Airflow connection (JSON) for the lake: static keys when given, else the default AWS chain."""
-    extra: dict[str, object] = {"region_name": env.get("AWS_DEFAULT_REGION") or "us-east-1"}
-    if env.get("S3_ENDPOINT_URL"):
-        extra["endpoint_url"] = env["S3_ENDPOINT_URL"]
-    conn: dict[str, object] = {"conn_type": "aws", "extra": extra}
-    if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
-        conn["login"] = env["AWS_ACCESS_KEY_ID"]
-        conn["password"] = env["AWS_SECRET_ACCESS_KEY"]
-    return json.dumps(conn)
+    return config.aws_connection_json(
+        env.get("AWS_DEFAULT_REGION") or "us-east-1",
+        env.get("S3_ENDPOINT_URL"),
+        env.get("AWS_ACCESS_KEY_ID"),
+        env.get("AWS_SECRET_ACCESS_KEY"),
+    )
 
 
 def derive_environment(env: Mapping[str, str]) -> dict[str, str]:

@@ -9,6 +9,7 @@ receives the object, or the group it needs, instead of reading variables itself.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from contextvars import ContextVar
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Self
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -147,9 +148,26 @@ def replace_database(dsn: str, dbname: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, "/" + dbname, parts.query, parts.fragment))
 
 
-def postgres_url(user: str, password: str, host: str, port: int, dbname: str, scheme: str = "postgresql") -> str:
-    """A PostgreSQL URL with the credentials escaped (generated passwords may hold '@', '/', ':')."""
-    return f"{scheme}://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/{dbname}"
+def postgres_url(
+    user: str, password: str, host: str, port: int, dbname: str, scheme: str = "postgresql", sslmode: str | None = None
+) -> str:
+    """A PostgreSQL URL with every part escaped (generated passwords may hold '@', '/', ':').
+
+    The container entrypoint builds the compose and ECS URLs with it too, so both escape alike.
+    """
+    url = f"{scheme}://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/{quote(dbname, safe='')}"
+    return f"{url}?{urlencode({'sslmode': sslmode})}" if sslmode else url
+
+
+def aws_connection_json(region: str, endpoint_url: str | None, access_key: str | None, secret_key: str | None) -> str:
+    """An Airflow `aws` connection (JSON) for the lake: static keys when given, else the default AWS chain."""
+    extra: dict[str, str] = {"region_name": region}
+    if endpoint_url:
+        extra["endpoint_url"] = endpoint_url
+    conn: dict[str, object] = {"conn_type": "aws", "extra": extra}
+    if access_key and secret_key:
+        conn["login"], conn["password"] = access_key, secret_key
+    return json.dumps(conn)
 
 
 class Settings(_FromEnvironment):

@@ -78,9 +78,8 @@ class LocalAirflow:
 
 
 def _lake_connection(settings: Settings) -> str:
-    extra = {"region_name": settings.s3_region, "endpoint_url": settings.s3_endpoint_url}
-    return json.dumps(
-        {"conn_type": "aws", "login": settings.s3_access_key, "password": settings.s3_secret_key, "extra": extra}
+    return config.aws_connection_json(
+        settings.s3_region, settings.s3_endpoint_url, settings.s3_access_key, settings.s3_secret_key
     )
 
 
