@@ -81,10 +81,10 @@ metabase: setup ## provision the dashboards into Metabase (METABASE_URL, METABAS
 	@$(SHOPFLOW) metabase provision
 
 # Two xdist workers: most of a test's time is spent waiting on PostgreSQL, dbt or Airflow, so two
-# workers fit two cores. Each worker starts its own embedded stack; tests are grouped by file
-# (tests/conftest.py). TEST_WORKERS=0 runs in one process.
+# workers fit two cores. Each worker starts its own embedded stack; a file's tests stay on one
+# worker (tests/conftest.py). TEST_WORKERS=0 runs in one process.
 TEST_WORKERS ?= 2
-XDIST = $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist loadgroup)
+XDIST = $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist loadfile)
 
 test: setup system-deps data-docs-assets ## run every test, slow end-to-end ones included
 	$(BIN)/pytest $(XDIST) $(PYTEST_ARGS)

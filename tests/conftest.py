@@ -32,17 +32,39 @@ ISOLATED_VARS = (
 )
 
 
-# Fixtures whose tests must share one xdist worker: the demo pipeline runs once per worker that asks.
-SHARED_RUN_FIXTURES = {"demo_run", "built_warehouse"}
+# `make test` runs two xdist workers with --dist loadfile: each file stays on one worker, so its module
+# fixtures are built once. The demo pipeline (session fixture `demo_run`) would run once per worker
+# that asks for it, so the files using it are scheduled as one unit (`pytest_xdist_make_scheduler`).
+DEMO_RUN_FIXTURES = {"demo_run", "built_warehouse"}
+DEMO_RUN_FILES = {"tests/test_end_to_end.py", "tests/test_dashboards_browser.py", "tests/test_dashboards_warehouse.py"}
 
 
 def pytest_collection_modifyitems(config, items):
-    """Group tests for `pytest -n N --dist loadgroup`: each file stays on one worker (its module
-    fixtures are built once), and every test of the demo warehouse shares one worker too."""
-    for item in items:
-        fixtures = set(getattr(item, "fixturenames", ()))
-        group = "demo_run" if fixtures & SHARED_RUN_FIXTURES else item.nodeid.split("::", 1)[0]
-        item.add_marker(pytest.mark.xdist_group(group))
+    strays = sorted(
+        {
+            item.nodeid.split("::", 1)[0]
+            for item in items
+            if DEMO_RUN_FIXTURES & set(getattr(item, "fixturenames", ()))
+            and item.nodeid.split("::", 1)[0] not in DEMO_RUN_FILES
+        }
+    )
+    if strays:
+        raise pytest.UsageError(
+            f"{', '.join(strays)} use the demo warehouse: add them to DEMO_RUN_FILES in tests/conftest.py"
+        )
+
+
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class DemoFilesTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            scope = super()._split_scope(nodeid)
+            return "demo_run" if scope in DEMO_RUN_FILES else scope
+
+    return DemoFilesTogether(config, log)
 
 
 def _block_is_free(base: int, size: int) -> bool:
