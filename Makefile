@@ -86,10 +86,10 @@ metabase: setup ## provision the dashboards into Metabase (METABASE_URL, METABAS
 TEST_WORKERS ?= 2
 XDIST = $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist loadfile)
 
-test: setup system-deps data-docs-assets ## run every test, slow end-to-end ones included
-	$(BIN)/pytest $(XDIST) $(PYTEST_ARGS)
+test: setup system-deps data-docs-assets ## run every test: unit, integration and end-to-end (slow)
+	$(BIN)/pytest $(XDIST) --durations=15 $(PYTEST_ARGS)
 
-test-fast: setup data-docs-assets ## run the tests not marked slow
+test-fast: setup data-docs-assets ## run the unit and integration tests (not the end-to-end ones marked slow)
 	$(BIN)/pytest $(XDIST) -m "not slow" $(PYTEST_ARGS)
 
 lint: services-up ## ruff, import contracts, mypy, and SQLFluff on the dbt models (dbt templater: needs the warehouse)

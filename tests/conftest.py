@@ -39,7 +39,18 @@ DEMO_RUN_FIXTURES = {"demo_run", "built_warehouse"}
 DEMO_RUN_FILES = {"tests/test_end_to_end.py", "tests/test_dashboards_browser.py", "tests/test_dashboards_warehouse.py"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects by these marks
 def pytest_collection_modifyitems(config, items):
+    # Tiers by cost: `e2e` (marked slow: whole pipelines, Airflow, the browser), `integration` (the
+    # real services of the session stack), `unit` (neither). `make test-fast` runs unit + integration.
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.e2e)
+        elif "stack" in fixtures:
+            item.add_marker(pytest.mark.integration)
+        else:
+            item.add_marker(pytest.mark.unit)
     strays = sorted(
         {
             item.nodeid.split("::", 1)[0]
@@ -54,6 +65,7 @@ def pytest_collection_modifyitems(config, items):
         )
 
 
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: unknown when xdist is off (TEST_WORKERS=0)
 def pytest_xdist_make_scheduler(config, log):
     if config.getvalue("dist") != "loadfile":
         return None

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 DAGS_DIR = ROOT / "dags"
 DAY1, DAY2 = date(2026, 3, 2), date(2026, 3, 3)
