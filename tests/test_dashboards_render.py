@@ -11,7 +11,6 @@ import datetime as dt
 import json
 import re
 import shutil
-import uuid
 from decimal import Decimal
 
 import psycopg2
@@ -22,7 +21,6 @@ from shopflow.dashboards.formatting import format_value
 from shopflow.dashboards.html import NO_DATA, chart_figure, plotly_js, render_dashboards, write_site
 from shopflow.dashboards.insights import compute_insights, peak_traffic_hour, slow_moving_share
 from shopflow.dashboards.queries import CardQueryError, CardResult, run_cards
-from shopflow.dashboards.readonly_role import ReadonlyRoleError, create_readonly_role
 from shopflow.warehouse.ops import ensure_ops_schema
 
 DASHBOARDS = load_dashboards()
@@ -814,54 +812,3 @@ def test_empty_marts_render_no_data(isolated_settings, tmp_path):
     assert executive.count(NO_DATA + "</div>") == 5
     assert '<div class="scalar-value">$0</div>' in executive
     assert '<div class="scalar-value">0</div>' in executive
-
-
-# --- the read-only role ------------------------------------------------------------------------------
-
-
-def test_readonly_role_can_read_marts_and_nothing_else(mini_warehouse):
-    role = f"mb_reader_{uuid.uuid4().hex[:6]}"
-    dsn = mini_warehouse.warehouse_dsn
-    try:
-        first = create_readonly_role(dsn, role, "first-Passw0rd")
-        assert first.created and first.tables_granted == 18
-        second = create_readonly_role(dsn, role, "second-Passw0rd")
-        assert not second.created
-        reader_dsn = re.sub(r"//[^@]+@", f"//{role}:second-Passw0rd@", dsn)
-        assert _scalar(reader_dsn, "select count(*) from marts.dim_products") == 20
-        results = run_cards(reader_dsn, [CARDS["executive/total_revenue"]])
-        assert results["executive/total_revenue"].rows[0][0] > 0
-        conn = psycopg2.connect(reader_dsn)
-        try:
-            with conn.cursor() as cur:
-                cur.execute("set transaction read write")
-                with pytest.raises(psycopg2.errors.InsufficientPrivilege):
-                    cur.execute("delete from marts.dim_products")
-            conn.rollback()
-        finally:
-            conn.close()
-        # Default privileges: a table created later by the owner is readable without a new grant.
-        owner = psycopg2.connect(dsn)
-        with owner, owner.cursor() as cur:
-            cur.execute("create table marts.added_later as select 1 as x")
-        owner.close()
-        assert _scalar(reader_dsn, "select x from marts.added_later") == 1
-        with pytest.raises(psycopg2.OperationalError):
-            psycopg2.connect(reader_dsn.replace("second-Passw0rd", "first-Passw0rd")).close()
-    finally:
-        owner = psycopg2.connect(dsn)
-        owner.autocommit = True
-        with owner.cursor() as cur:
-            cur.execute("drop table if exists marts.added_later")
-            cur.execute(f'drop owned by "{role}"')
-            cur.execute(f'drop role if exists "{role}"')
-        owner.close()
-
-
-@pytest.mark.parametrize(
-    ("role", "password", "message"),
-    [("Bad-Name", "pw123456", "lowercase letters"), ("reader", "", "METABASE_DB_PASSWORD")],
-)
-def test_readonly_role_rejects_bad_input(role, password, message):
-    with pytest.raises(ReadonlyRoleError, match=message):
-        create_readonly_role("postgresql://nobody@127.0.0.1:1/none", role, password)

@@ -64,6 +64,11 @@ class Settings:
     s3_secret_key: str | None
     s3_region: str
     lake_bucket: str
+    # Passwords of the warehouse's job roles (shopflow.warehouse.roles); None when not set.
+    loader_password: str | None = None
+    transformer_password: str | None = None
+    bi_reader_password: str | None = None
+    analyst_password: str | None = None
     shop_db: str = "shop"
     warehouse_db: str = "warehouse"
     airflow_db: str = "airflow"
@@ -156,4 +161,8 @@ def load_settings() -> Settings:
         s3_secret_key=secret_key or (None if s3_endpoint else DEFAULT_S3_SECRET_KEY),
         s3_region=_env("AWS_DEFAULT_REGION", "us-east-1"),
         lake_bucket=_env("LAKE_BUCKET", "shopflow-lake"),
+        loader_password=_env("WAREHOUSE_LOADER_PASSWORD"),
+        transformer_password=_env("WAREHOUSE_TRANSFORMER_PASSWORD"),
+        bi_reader_password=_env("METABASE_DB_PASSWORD"),
+        analyst_password=_env("WAREHOUSE_ANALYST_PASSWORD"),
     )

@@ -68,23 +68,3 @@ def provision() -> None:
         f"Metabase is ready: open {report.metabase_url} and log in as {email} "
         "(password: METABASE_ADMIN_PASSWORD, in .env for the compose stack)"
     )
-
-
-@metabase_app.command("readonly-role")
-def readonly_role() -> None:
-    """Create or update the read-only warehouse role Metabase connects with (METABASE_DB_USER/PASSWORD)."""
-    import os
-
-    from shopflow.config import ConfigError
-    from shopflow.dashboards import create_readonly_role
-
-    cfg = settings()
-    with clean_errors():
-        password = os.environ.get("METABASE_DB_PASSWORD")
-        if not password:
-            raise ConfigError("METABASE_DB_PASSWORD is not set: it is the read-only role's password")
-        # ops holds the quality gate's record, which the Data Quality dashboard reads.
-        role = create_readonly_role(
-            cfg.warehouse_dsn, os.environ.get("METABASE_DB_USER", "metabase_reader"), password, ("marts", "ops")
-        )
-    console.print(f"read-only role ready: {role}")

@@ -747,7 +747,7 @@ def warehouse_connection_from_env(warehouse_dsn: str, env: Mapping[str, str] | N
             env,
             "METABASE_DB_PASSWORD",
             "the password of the read-only warehouse role Metabase connects as "
-            "(create the role with create_readonly_role)",
+            "(created with `shopflow warehouse roles`)",
         ),
         ssl=(env.get("METABASE_DB_SSL", "false").lower() in ("1", "true", "yes")),
     )

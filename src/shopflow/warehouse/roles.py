@@ -1,0 +1,102 @@
+"""Roles per job in the warehouse: loader, transformer, BI reader, analyst (see roles.sql)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2
+from psycopg2 import sql
+
+from shopflow.config import Settings
+
+# The same file runs in the compose PostgreSQL init (docker/postgres/init-databases.sh).
+ROLES_SQL = Path(__file__).with_name("roles.sql")
+
+
+@dataclass(frozen=True)
+class JobRole:
+    name: str
+    password_variable: str
+    job: str
+
+
+LOADER = JobRole("shopflow_loader", "WAREHOUSE_LOADER_PASSWORD", "writes raw and ops")
+TRANSFORMER = JobRole("shopflow_transformer", "WAREHOUSE_TRANSFORMER_PASSWORD", "dbt: reads raw, owns the marts")
+BI_READER = JobRole("metabase_reader", "METABASE_DB_PASSWORD", "reads marts and ops")
+ANALYST = JobRole("shopflow_analyst", "WAREHOUSE_ANALYST_PASSWORD", "reads marts, PII columns hidden")
+JOB_ROLES = (LOADER, TRANSFORMER, BI_READER, ANALYST)
+
+
+class RolesError(RuntimeError):
+    """The roles could not be created or granted; the message says why."""
+
+
+@dataclass(frozen=True)
+class RolesReport:
+    database: str
+    created: tuple[str, ...]
+    updated: tuple[str, ...]
+
+    def summary(self) -> str:
+        parts = [f"warehouse {self.database}:"]
+        if self.created:
+            parts.append("created " + ", ".join(self.created))
+        if self.updated:
+            parts.append(("; " if self.created else "") + "updated " + ", ".join(self.updated))
+        return " ".join(parts)
+
+
+def role_passwords(settings: Settings) -> dict[str, str]:
+    """Each job role's password from the settings; RolesError naming every variable that is not set."""
+    values = {
+        LOADER.name: settings.loader_password,
+        TRANSFORMER.name: settings.transformer_password,
+        BI_READER.name: settings.bi_reader_password,
+        ANALYST.name: settings.analyst_password,
+    }
+    missing = [role.password_variable for role in JOB_ROLES if not values[role.name]]
+    if missing:
+        raise RolesError(
+            "no password for the warehouse roles: set " + ", ".join(missing) + " (they are never stored in the repo)"
+        )
+    return {name: value for name, value in values.items() if value}
+
+
+def ensure_warehouse_roles(warehouse_dsn: str, passwords: dict[str, str]) -> RolesReport:
+    """Create or update the job roles, their grants and default privileges; safe to run again.
+
+    Re-running with new passwords rotates them. Needs a superuser or the warehouse's owner.
+    """
+    unknown = sorted(set(passwords) - {role.name for role in JOB_ROLES})
+    if unknown:
+        raise RolesError(
+            f"unknown warehouse role(s) {', '.join(unknown)}; known: {', '.join(r.name for r in JOB_ROLES)}"
+        )
+    try:
+        conn = psycopg2.connect(warehouse_dsn, connect_timeout=10)
+    except psycopg2.OperationalError as exc:
+        raise RolesError(f"cannot connect to the warehouse to create the roles: {exc}".strip()) from exc
+    try:
+        with conn, conn.cursor() as cur:
+            # One run at a time per database; role creation itself tolerates runs in other databases.
+            cur.execute("select pg_advisory_xact_lock(hashtext('shopflow.warehouse.roles'))")
+            cur.execute("select current_database()")
+            database = cur.fetchone()[0]
+            cur.execute("select rolname from pg_roles where rolname = any(%s)", ([r.name for r in JOB_ROLES],))
+            existing = {row[0] for row in cur.fetchall()}
+            cur.execute(ROLES_SQL.read_text())
+            for name, password in passwords.items():
+                cur.execute(
+                    sql.SQL("alter role {} with login password {}").format(sql.Identifier(name), sql.Literal(password))
+                )
+    except psycopg2.Error as exc:
+        raise RolesError(f"creating the warehouse roles failed: {exc}".strip()) from exc
+    finally:
+        conn.close()
+    names = [role.name for role in JOB_ROLES]
+    return RolesReport(
+        database,
+        tuple(n for n in names if n not in existing),
+        tuple(n for n in names if n in existing),
+    )
