@@ -66,8 +66,10 @@ select
     'First' || d.customer_id as first_name,
     'Last' || d.customer_id as last_name,
     'First' || d.customer_id || ' Last' || d.customer_id as full_name,
-    'c' || d.customer_id || '@example.invalid' as email,
-    '+1-555-' || d.customer_id as phone,
+    md5('c' || d.customer_id) || md5('c') as email_hash,
+    'c***@example.invalid' as email_masked,
+    md5('p' || d.customer_id) || md5('p') as phone_hash,
+    '***' || right(d.customer_id::text, 2) as phone_masked,
     (array['Berlin', 'Paris', 'Austin', 'Lyon'])[1 + (d.customer_id + d.version_number) % 4] as city,
     (array['DE', 'FR', 'US', 'FR'])[1 + (d.customer_id + d.version_number) % 4] as country,
     (array['bronze', 'silver', 'gold', 'platinum'])[least(d.version_number + (d.customer_id % 2)::int, 4)] as loyalty_segment,
@@ -329,7 +331,7 @@ with per_customer as (
 ),
 joined as (
     select
-        dc.customer_id, dc.customer_key, dc.full_name, dc.email, dc.city, dc.country, dc.loyalty_segment,
+        dc.customer_id, dc.customer_key, dc.full_name, dc.email_hash, dc.email_masked, dc.city, dc.country, dc.loyalty_segment,
         dc.registered_at, pc.first_order_at, pc.last_order_at,
         coalesce(pc.order_count, 0) as order_count,
         coalesce(pc.lifetime_revenue, 0)::numeric(12, 2) as lifetime_revenue,

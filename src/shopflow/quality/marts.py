@@ -31,7 +31,6 @@ from shopflow.quality.suites import (
     ALLOWED_VALUES,
     COMPLETENESS,
     CONSISTENCY,
-    EMAIL_REGEX,
     QUANTITY_BOUNDS,
     RANGE,
     RATING_BOUNDS,
@@ -41,6 +40,7 @@ from shopflow.quality.suites import (
     VOLUME,
     SuiteSpec,
 )
+from shopflow.warehouse.pii_scan import MASKED_EMAIL, MASKED_PHONE, SHA256_HEX
 
 MARTS_SCHEMA = "marts"
 MD5_REGEX = r"^[0-9a-f]{32}$"
@@ -180,7 +180,15 @@ def _dim_customers(spec: SuiteSpec, schema: str) -> None:
         "ExpectCompoundColumnsToBeUnique", UNIQUENESS, "customer_id", column_list=["customer_id", "version_number"]
     )
     spec.add("ExpectCompoundColumnsToBeUnique", UNIQUENESS, "customer_id", column_list=["customer_id", "valid_from"])
-    spec.add("ExpectColumnValuesToMatchRegex", ALLOWED_VALUES, "email", column="email", regex=EMAIL_REGEX)
+    # Contact data reaches the marts only hashed and masked (docs/governance.md).
+    spec.add("ExpectColumnValuesToMatchRegex", ALLOWED_VALUES, "email_hash", column="email_hash", regex=SHA256_HEX)
+    spec.add("ExpectColumnValuesToMatchRegex", ALLOWED_VALUES, "phone_hash", column="phone_hash", regex=SHA256_HEX)
+    spec.add(
+        "ExpectColumnValuesToMatchRegex", ALLOWED_VALUES, "email_masked", column="email_masked", regex=MASKED_EMAIL
+    )
+    spec.add(
+        "ExpectColumnValuesToMatchRegex", ALLOWED_VALUES, "phone_masked", column="phone_masked", regex=MASKED_PHONE
+    )
     _in_set(spec, "loyalty_segment", LOYALTY_SEGMENTS)
     _between(spec, "version_number", 1)
     spec.add(
@@ -908,13 +916,14 @@ MARTS: dict[str, MartSpec] = {
             "dim_customers",
             _cols(
                 "customer_key text; customer_id bigint; first_name text; last_name text; full_name text;"
-                "email text; phone text; city text; country text; loyalty_segment text;"
+                "email_hash text; email_masked text; phone_hash text; phone_masked text; city text; country text;"
+                "loyalty_segment text;"
                 "registered_at timestamptz; valid_from timestamptz; valid_to timestamptz; is_current boolean;"
                 "version_number integer"
             ),
             key="customer_key",
             not_null=_names(
-                "customer_key customer_id email loyalty_segment registered_at valid_from valid_to "
+                "customer_key customer_id email_hash email_masked loyalty_segment registered_at valid_from valid_to "
                 "is_current version_number"
             ),
             rules=_dim_customers,
@@ -967,7 +976,8 @@ MARTS: dict[str, MartSpec] = {
         MartSpec(
             "mart_customer_lifetime_value",
             _cols(
-                "customer_id bigint; customer_key text; full_name text; email text; city text; country text;"
+                "customer_id bigint; customer_key text; full_name text; email_hash text; email_masked text; city text;"
+                "country text;"
                 "loyalty_segment text; registered_at timestamptz; first_order_at timestamptz;"
                 "last_order_at timestamptz; order_count integer; lifetime_revenue numeric(12,2);"
                 "avg_order_value numeric(12,2); value_segment text; value_segment_sort integer; revenue_rank integer"
