@@ -80,7 +80,8 @@ select
         timestamptz '9999-12-31 00:00:00+00'
     ) as valid_to,
     d.version_number = max(d.version_number) over (partition by d.customer_id) as is_current,
-    d.version_number
+    d.version_number,
+    case when (d.customer_id + d.version_number) % 4 = 2 then 'americas' else 'europe' end as region
 from dated as d;
 
 create table marts.fact_orders as
@@ -346,7 +347,8 @@ select
          when j.lifetime_revenue >= 500 then 'Medium' else 'Low' end as value_segment,
     case when j.lifetime_revenue >= 5000 then 1 when j.lifetime_revenue >= 1000 then 2
          when j.lifetime_revenue >= 500 then 3 else 4 end as value_segment_sort,
-    rank() over (order by j.lifetime_revenue desc)::int as revenue_rank
+    rank() over (order by j.lifetime_revenue desc)::int as revenue_rank,
+    case when j.country = 'US' then 'americas' else 'europe' end as region
 from joined as j;
 
 create table marts.mart_value_segments as

@@ -89,3 +89,22 @@ def test_scan_reports_table_column_and_example(stack, value):
         conn.close()
     assert finding.column == "note" and finding.rows == 1 and finding.example == value
     assert finding.table == f"{temp_schema}.leak"
+
+
+def test_customer_marts_carry_the_region_of_their_country(built_warehouse):
+    from shopflow.regions import OTHER_REGION, REGION_COUNTRIES
+
+    expected = {country: region for region, countries in REGION_COUNTRIES.items() for country in countries}
+    conn = psycopg2.connect(built_warehouse.warehouse_dsn)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "select distinct country, region from marts.dim_customers union "
+                "select distinct country, region from marts.mart_customer_lifetime_value"
+            )
+            pairs = dict(cur.fetchall())
+    finally:
+        conn.close()
+    # The demo's customers come from every country of the shop; the SQL macro maps them as Python does.
+    assert pairs == {country: expected.get(country, OTHER_REGION) for country in pairs}
+    assert set(pairs) == set(expected)

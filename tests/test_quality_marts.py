@@ -38,15 +38,15 @@ from (values
     (1::bigint, 'Ada', 'Lovelace', 'Ada Lovelace', encode(sha256('ada@example.com'), 'hex'), 'a***@example.com',
      encode(sha256('+447700900123'), 'hex'), '***23', 'London',
      'United Kingdom', 'gold', timestamptz '2025-12-01 10:00+00', timestamptz '2025-12-01 10:00+00',
-     timestamptz '2026-01-02 12:00+00', false, 1),
+     timestamptz '2026-01-02 12:00+00', false, 1, 'europe'),
     (1, 'Ada', 'Lovelace', 'Ada Lovelace', encode(sha256('ada@example.com'), 'hex'), 'a***@example.com',
      encode(sha256('+447700900123'), 'hex'), '***23', 'Leeds',
-     'United Kingdom', 'gold', '2025-12-01 10:00+00', '2026-01-02 12:00+00', '9999-12-31 00:00:00+00', true, 2),
+     'United Kingdom', 'gold', '2025-12-01 10:00+00', '2026-01-02 12:00+00', '9999-12-31 00:00:00+00', true, 2, 'europe'),
     (2, 'Alan', 'Turing', 'Alan Turing', encode(sha256('alan@example.com'), 'hex'), 'a***@example.com',
      null, null, 'Manchester',
-     'United Kingdom', 'bronze', '2026-01-01 08:00+00', '2026-01-01 08:00+00', '9999-12-31 00:00:00+00', true, 1)
+     'United Kingdom', 'bronze', '2026-01-01 08:00+00', '2026-01-01 08:00+00', '9999-12-31 00:00:00+00', true, 1, 'europe')
 ) v (customer_id, first_name, last_name, full_name, email_hash, email_masked, phone_hash, phone_masked, city, country, loyalty_segment,
-    registered_at, valid_from, valid_to, is_current, version_number);
+    registered_at, valid_from, valid_to, is_current, version_number, region);
 
 insert into @s.fact_orders
 select md5(item::text), item, o, c,
@@ -77,9 +77,9 @@ from (values
 insert into @s.mart_customer_lifetime_value values
     (1, (select customer_key from @s.dim_customers where customer_id = 1 and is_current), 'Ada Lovelace',
      encode(sha256('ada@example.com'), 'hex'), 'a***@example.com', 'Leeds', 'United Kingdom', 'gold', '2025-12-01 10:00+00', '2026-01-02 09:00+00',
-     '2026-01-03 16:00+00', 2, 42.00, 21.00, 'Low', 4, 1),
+     '2026-01-03 16:00+00', 2, 42.00, 21.00, 'Low', 4, 1, 'europe'),
     (2, (select customer_key from @s.dim_customers where customer_id = 2), 'Alan Turing',
-     encode(sha256('alan@example.com'), 'hex'), 'a***@example.com', 'Manchester', 'United Kingdom', 'bronze', '2026-01-01 08:00+00', null, null, 0, 0, null, 'Low', 4, 2);
+     encode(sha256('alan@example.com'), 'hex'), 'a***@example.com', 'Manchester', 'United Kingdom', 'bronze', '2026-01-01 08:00+00', null, null, 0, 0, null, 'Low', 4, 2, 'europe');
 
 insert into @s.mart_order_frequency values
     ('0 orders', 1, 1, 0.5), ('1 order', 2, 0, 0), ('2-3 orders', 3, 1, 0.5), ('4-5 orders', 4, 0, 0),

@@ -72,4 +72,15 @@ alter role metabase_reader with login password :'reader_pw';
 alter role shopflow_analyst with login password :'analyst_pw';
 SQL
 
+# Region roles (row-level security) are optional: each one whose password is set may log in.
+for region in americas europe apac; do
+    var="WAREHOUSE_REGION_${region^^}_PASSWORD"
+    if [ -n "${!var:-}" ]; then
+        psql -v ON_ERROR_STOP=1 --no-psqlrc --quiet --username "${POSTGRES_USER:-postgres}" --dbname warehouse \
+            -v role="shopflow_region_$region" -v pw="${!var}" <<'SQL'
+alter role :"role" with login password :'pw';
+SQL
+    fi
+done
+
 echo "init-databases: databases shop, warehouse, airflow, metabase, their owners and the warehouse job roles are ready"

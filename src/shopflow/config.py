@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from shopflow.regions import REGIONS, region_password_variable
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 # Local development credentials for the embedded services only; they never leave 127.0.0.1.
@@ -69,6 +71,8 @@ class Settings:
     transformer_password: str | None = None
     bi_reader_password: str | None = None
     analyst_password: str | None = None
+    # (region, password) of each region role that may log in (shopflow.regions).
+    region_passwords: tuple[tuple[str, str], ...] = ()
     shop_db: str = "shop"
     warehouse_db: str = "warehouse"
     airflow_db: str = "airflow"
@@ -165,4 +169,7 @@ def load_settings() -> Settings:
         transformer_password=_env("WAREHOUSE_TRANSFORMER_PASSWORD"),
         bi_reader_password=_env("METABASE_DB_PASSWORD"),
         analyst_password=_env("WAREHOUSE_ANALYST_PASSWORD"),
+        region_passwords=tuple(
+            (region, password) for region in REGIONS if (password := _env(region_password_variable(region)))
+        ),
     )

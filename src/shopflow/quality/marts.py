@@ -40,6 +40,7 @@ from shopflow.quality.suites import (
     VOLUME,
     SuiteSpec,
 )
+from shopflow.regions import OTHER_REGION, REGIONS
 from shopflow.warehouse.pii_scan import MASKED_EMAIL, MASKED_PHONE, SHA256_HEX
 
 MARTS_SCHEMA = "marts"
@@ -190,6 +191,7 @@ def _dim_customers(spec: SuiteSpec, schema: str) -> None:
         "ExpectColumnValuesToMatchRegex", ALLOWED_VALUES, "phone_masked", column="phone_masked", regex=MASKED_PHONE
     )
     _in_set(spec, "loyalty_segment", LOYALTY_SEGMENTS)
+    _in_set(spec, "region", (*REGIONS, OTHER_REGION))
     _between(spec, "version_number", 1)
     spec.add(
         "ExpectColumnPairValuesAToBeGreaterThanB",
@@ -919,12 +921,12 @@ MARTS: dict[str, MartSpec] = {
                 "email_hash text; email_masked text; phone_hash text; phone_masked text; city text; country text;"
                 "loyalty_segment text;"
                 "registered_at timestamptz; valid_from timestamptz; valid_to timestamptz; is_current boolean;"
-                "version_number integer"
+                "version_number integer; region text"
             ),
             key="customer_key",
             not_null=_names(
                 "customer_key customer_id email_hash email_masked loyalty_segment registered_at valid_from valid_to "
-                "is_current version_number"
+                "is_current version_number region"
             ),
             rules=_dim_customers,
         ),
@@ -980,11 +982,13 @@ MARTS: dict[str, MartSpec] = {
                 "country text;"
                 "loyalty_segment text; registered_at timestamptz; first_order_at timestamptz;"
                 "last_order_at timestamptz; order_count integer; lifetime_revenue numeric(12,2);"
-                "avg_order_value numeric(12,2); value_segment text; value_segment_sort integer; revenue_rank integer"
+                "avg_order_value numeric(12,2); value_segment text; value_segment_sort integer; revenue_rank integer;"
+                "region text"
             ),
             key="customer_id",
             not_null=_names(
-                "customer_id customer_key order_count lifetime_revenue value_segment value_segment_sort revenue_rank"
+                "customer_id customer_key order_count lifetime_revenue value_segment value_segment_sort revenue_rank "
+                "region"
             ),
             rules=_mart_customer_lifetime_value,
         ),

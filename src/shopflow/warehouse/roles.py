@@ -9,6 +9,7 @@ import psycopg2
 from psycopg2 import sql
 
 from shopflow.config import Settings
+from shopflow.regions import REGIONS, region_password_variable, region_role
 
 # The same file runs in the compose PostgreSQL init (docker/postgres/init-databases.sh).
 ROLES_SQL = Path(__file__).with_name("roles.sql")
@@ -26,6 +27,8 @@ TRANSFORMER = JobRole("shopflow_transformer", "WAREHOUSE_TRANSFORMER_PASSWORD", 
 BI_READER = JobRole("metabase_reader", "METABASE_DB_PASSWORD", "reads marts and ops")
 ANALYST = JobRole("shopflow_analyst", "WAREHOUSE_ANALYST_PASSWORD", "reads marts, PII columns hidden")
 JOB_ROLES = (LOADER, TRANSFORMER, BI_READER, ANALYST)
+# One per sales region: the BI reader's access, restricted to its region's customer rows.
+REGION_ROLES = tuple(JobRole(region_role(r), region_password_variable(r), f"BI reader, {r} rows only") for r in REGIONS)
 
 
 class RolesError(RuntimeError):
@@ -37,6 +40,7 @@ class RolesReport:
     database: str
     created: tuple[str, ...]
     updated: tuple[str, ...]
+    no_login: tuple[str, ...] = ()  # roles without a password in this run: NOLOGIN unless set before
 
     def summary(self) -> str:
         parts = [f"warehouse {self.database}:"]
@@ -44,11 +48,13 @@ class RolesReport:
             parts.append("created " + ", ".join(self.created))
         if self.updated:
             parts.append(("; " if self.created else "") + "updated " + ", ".join(self.updated))
+        if self.no_login:
+            parts.append("; no password given for " + ", ".join(self.no_login))
         return " ".join(parts)
 
 
 def role_passwords(settings: Settings) -> dict[str, str]:
-    """Each job role's password from the settings; RolesError naming every variable that is not set."""
+    """Each job role's password (all required) and the region roles' that are set, from the settings."""
     values = {
         LOADER.name: settings.loader_password,
         TRANSFORMER.name: settings.transformer_password,
@@ -60,6 +66,8 @@ def role_passwords(settings: Settings) -> dict[str, str]:
         raise RolesError(
             "no password for the warehouse roles: set " + ", ".join(missing) + " (they are never stored in the repo)"
         )
+    # Region roles are optional: one without a password stays NOLOGIN.
+    values.update({region_role(region): password for region, password in settings.region_passwords})
     return {name: value for name, value in values.items() if value}
 
 
@@ -68,11 +76,10 @@ def ensure_warehouse_roles(warehouse_dsn: str, passwords: dict[str, str]) -> Rol
 
     Re-running with new passwords rotates them. Needs a superuser or the warehouse's owner.
     """
-    unknown = sorted(set(passwords) - {role.name for role in JOB_ROLES})
+    known = [role.name for role in (*JOB_ROLES, *REGION_ROLES)]
+    unknown = sorted(set(passwords) - set(known))
     if unknown:
-        raise RolesError(
-            f"unknown warehouse role(s) {', '.join(unknown)}; known: {', '.join(r.name for r in JOB_ROLES)}"
-        )
+        raise RolesError(f"unknown warehouse role(s) {', '.join(unknown)}; known: {', '.join(known)}")
     try:
         conn = psycopg2.connect(warehouse_dsn, connect_timeout=10)
     except psycopg2.OperationalError as exc:
@@ -83,7 +90,7 @@ def ensure_warehouse_roles(warehouse_dsn: str, passwords: dict[str, str]) -> Rol
             cur.execute("select pg_advisory_xact_lock(hashtext('shopflow.warehouse.roles'))")
             cur.execute("select current_database()")
             database = cur.fetchone()[0]
-            cur.execute("select rolname from pg_roles where rolname = any(%s)", ([r.name for r in JOB_ROLES],))
+            cur.execute("select rolname from pg_roles where rolname = any(%s)", (known,))
             existing = {row[0] for row in cur.fetchall()}
             cur.execute(ROLES_SQL.read_text())
             for name, password in passwords.items():
@@ -94,9 +101,9 @@ def ensure_warehouse_roles(warehouse_dsn: str, passwords: dict[str, str]) -> Rol
         raise RolesError(f"creating the warehouse roles failed: {exc}".strip()) from exc
     finally:
         conn.close()
-    names = [role.name for role in JOB_ROLES]
     return RolesReport(
         database,
-        tuple(n for n in names if n not in existing),
-        tuple(n for n in names if n in existing),
+        tuple(n for n in known if n not in existing),
+        tuple(n for n in known if n in existing),
+        tuple(n for n in known if n not in passwords),
     )

@@ -148,3 +148,62 @@ begin
     end loop;
 end
 $$;
+
+-- Row-level security by sales region (docs/governance.md). A region role reads what the BI reader
+-- reads (it inherits metabase_reader's grants), but in a table with a `region` column only its own
+-- region's rows. Membership of shopflow_regional is what restricts: roles outside it (the BI
+-- reader, the analyst) see every row; table owners and superusers bypass the policy anyway.
+-- The region list matches src/shopflow/regions.py and transform/macros/regions.sql.
+do $$
+declare
+    wanted text;
+begin
+    foreach wanted in array array['shopflow_regional', 'shopflow_region_americas', 'shopflow_region_europe', 'shopflow_region_apac']
+    loop
+        if not exists (select from pg_roles where rolname = wanted) then
+            begin
+                execute format('create role %I nologin', wanted);
+            exception when duplicate_object or unique_violation then
+                null;
+            end;
+        end if;
+        execute format('alter role %I nosuperuser nocreatedb nocreaterole', wanted);
+        if wanted <> 'shopflow_regional' then
+            -- SET FALSE: a region role must not SET ROLE metabase_reader to leave its region.
+            execute format('grant shopflow_regional, metabase_reader to %I with inherit true, set false', wanted);
+            execute format('alter role %I set default_transaction_read_only = on', wanted);
+        end if;
+    end loop;
+end
+$$;
+
+create or replace function public.shopflow_restrict_rows_by_region(target regclass) returns void
+language plpgsql as $fn$
+begin
+    if not exists (select from pg_roles where rolname = 'shopflow_regional') then
+        return;
+    end if;
+    if not exists (
+        select from pg_attribute where attrelid = target and attname = 'region' and not attisdropped
+    ) then
+        return;
+    end if;
+    execute format('alter table %s enable row level security', target);
+    execute format('drop policy if exists region_rows on %s', target);
+    -- Both sub-selects run once per query (init plans), not once per row.
+    execute format(
+        $policy$create policy region_rows on %s for select using (
+            (select not pg_has_role('shopflow_regional', 'member'))
+            or region = any (array(
+                select substr(rolname, length('shopflow_region_') + 1) from pg_roles
+                where rolname like 'shopflow\_region\_%%' and pg_has_role(oid, 'member')
+            ))
+        )$policy$,
+        target);
+end
+$fn$;
+
+select public.shopflow_restrict_rows_by_region(c.oid)
+from pg_class c
+join pg_namespace n on n.oid = c.relnamespace
+where n.nspname = 'marts' and c.relkind in ('r', 'p');

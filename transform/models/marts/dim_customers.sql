@@ -34,7 +34,8 @@ final as (
         cast(valid_from as timestamptz) as valid_from,
         cast(valid_to as timestamptz) as valid_to,
         cast(is_current as boolean) as is_current,
-        cast(version_number as integer) as version_number
+        cast(version_number as integer) as version_number,
+        cast({{ country_region('country') }} as text) as region
 
     from customer_versions
 

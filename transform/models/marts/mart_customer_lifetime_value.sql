@@ -102,7 +102,8 @@ final as (
                 when 'Low' then 4
             end as integer
         ) as value_segment_sort,
-        cast(rank() over (order by lifetime_revenue desc) as integer) as revenue_rank
+        cast(rank() over (order by lifetime_revenue desc) as integer) as revenue_rank,
+        cast({{ country_region('country') }} as text) as region
 
     from segmented
 
