@@ -826,6 +826,8 @@ def test_postgres_init_creates_isolated_databases_and_least_privilege_roles(scra
         "WAREHOUSE_LOADER_PASSWORD": "loader",
         "WAREHOUSE_TRANSFORMER_PASSWORD": "transformer",
         "WAREHOUSE_ANALYST_PASSWORD": "analyst",
+        # Region roles are optional: europe logs in, the others stay NOLOGIN.
+        "WAREHOUSE_REGION_EUROPE_PASSWORD": "europe-'x",
     }
     result = _run_pg_init(settings, passwords)
     assert result.returncode == 0, result.stderr
@@ -869,6 +871,9 @@ def test_postgres_init_creates_isolated_databases_and_least_privilege_roles(scra
         cur.execute("rollback")
     reader.close()
     _connect(settings, "warehouse", "shopflow_analyst", passwords["WAREHOUSE_ANALYST_PASSWORD"]).close()
+    _connect(settings, "warehouse", "shopflow_region_europe", passwords["WAREHOUSE_REGION_EUROPE_PASSWORD"]).close()
+    with pytest.raises(psycopg2.OperationalError):
+        _connect(settings, "warehouse", "shopflow_region_apac", "anything")
     with pytest.raises(psycopg2.OperationalError, match="permission denied for database"):
         _connect(settings, "warehouse", "shop_app", passwords["SHOP_DB_PASSWORD"])
     _connect(settings, "shop", "shop_app", passwords["SHOP_DB_PASSWORD"]).close()
