@@ -73,6 +73,8 @@ class Settings:
     analyst_password: str | None = None
     # (region, password) of each region role that may log in (shopflow.regions).
     region_passwords: tuple[tuple[str, str], ...] = ()
+    # Slack-compatible incoming webhook for alerts (shopflow.alerts); None: alerts are only logged.
+    alert_webhook_url: str | None = None
     shop_db: str = "shop"
     warehouse_db: str = "warehouse"
     airflow_db: str = "airflow"
@@ -169,6 +171,7 @@ def load_settings() -> Settings:
         transformer_password=_env("WAREHOUSE_TRANSFORMER_PASSWORD"),
         bi_reader_password=_env("METABASE_DB_PASSWORD"),
         analyst_password=_env("WAREHOUSE_ANALYST_PASSWORD"),
+        alert_webhook_url=_env("SHOPFLOW_ALERT_WEBHOOK_URL"),
         region_passwords=tuple(
             (region, password) for region in REGIONS if (password := _env(region_password_variable(region)))
         ),
