@@ -86,9 +86,10 @@ test: setup system-deps data-docs-assets ## run every test, slow end-to-end ones
 test-fast: setup data-docs-assets ## run the tests not marked slow
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
-lint: services-up ## ruff (lint + format check) and SQLFluff on the dbt models (dbt templater: needs the warehouse)
+lint: services-up ## ruff (lint + format check), the secret scanner, SQLFluff on the dbt models (dbt templater: needs the warehouse)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python scripts/check_secrets.py
 	cd transform && ../$(BIN)/sqlfluff lint models
 
 format: setup ## apply ruff formatting and fixes
