@@ -92,11 +92,12 @@ test: setup system-deps data-docs-assets ## run every test: unit, integration an
 test-fast: setup data-docs-assets ## run the unit and integration tests (not the end-to-end ones marked slow)
 	$(BIN)/pytest $(XDIST) -m "not slow" $(PYTEST_ARGS)
 
-lint: services-up ## ruff, import contracts, mypy, and SQLFluff on the dbt models (dbt templater: needs the warehouse)
+lint: services-up ## ruff, import contracts, mypy, the secret scanner and SQLFluff on the dbt models (dbt templater: needs the warehouse)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
+	$(BIN)/python scripts/check_secrets.py
 	cd transform && ../$(BIN)/sqlfluff lint models
 
 format: setup ## apply ruff formatting and fixes

@@ -15,6 +15,7 @@ import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, Param, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
+from shopflow import alerts
 from shopflow.config import AirflowSettings
 from shopflow.contracts import get_entity
 from shopflow.orchestration import schedule, steps
@@ -37,7 +38,11 @@ DEFAULT_ARGS: dict[str, Any] = {
     "retry_delay": timedelta(minutes=1),
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=20),
+    # A task that has failed for good (not a retry) posts to SHOPFLOW_ALERT_WEBHOOK_URL.
+    "on_failure_callback": alerts.task_failure_callback,
 }
+# Every DAG's own on_failure_callback: the run failed (or timed out), naming its failed tasks.
+DAG_FAILURE_CALLBACK = alerts.dag_failure_callback
 
 # How long the ingestion DAGs wait for a source's day before failing the run.
 SENSOR_POKE_SECONDS = 60

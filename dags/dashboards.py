@@ -5,7 +5,7 @@ from __future__ import annotations
 from airflow.sdk import dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 
-from _common import DEFAULT_ARGS, MARTS_ASSET, START_DATE
+from _common import DAG_FAILURE_CALLBACK, DEFAULT_ARGS, MARTS_ASSET, START_DATE
 from shopflow.orchestration import steps
 
 
@@ -16,6 +16,7 @@ from shopflow.orchestration import steps
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
+    on_failure_callback=DAG_FAILURE_CALLBACK,
     tags=["shopflow", "dashboards"],
 )
 def dashboards():

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from airflow.sdk import dag
 
-from _common import DAILY, DEFAULT_ARGS, START_DATE, ingest_entity, wait_for_clickstream_day, wait_for_partition
+from _common import (
+    DAG_FAILURE_CALLBACK,
+    DAILY,
+    DEFAULT_ARGS,
+    START_DATE,
+    ingest_entity,
+    wait_for_clickstream_day,
+    wait_for_partition,
+)
 
 
 @dag(
@@ -14,6 +22,7 @@ from _common import DAILY, DEFAULT_ARGS, START_DATE, ingest_entity, wait_for_cli
     catchup=True,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
+    on_failure_callback=DAG_FAILURE_CALLBACK,
     tags=["shopflow", "ingestion", "clickstream"],
 )
 def ingest_clickstream():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from airflow.sdk import dag
 
-from _common import DAILY, DEFAULT_ARGS, REEXTRACT_PARAMS, START_DATE, ingest_entity
+from _common import DAG_FAILURE_CALLBACK, DAILY, DEFAULT_ARGS, REEXTRACT_PARAMS, START_DATE, ingest_entity
 
 
 @dag(
@@ -14,6 +14,7 @@ from _common import DAILY, DEFAULT_ARGS, REEXTRACT_PARAMS, START_DATE, ingest_en
     catchup=True,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
+    on_failure_callback=DAG_FAILURE_CALLBACK,
     params=REEXTRACT_PARAMS,
     tags=["shopflow", "ingestion", "fakestore"],
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from airflow.sdk import dag
 
 from _common import (
+    DAG_FAILURE_CALLBACK,
     DAILY,
     DEFAULT_ARGS,
     REEXTRACT_PARAMS,
@@ -25,6 +26,7 @@ from _common import (
     # other (a day's lines travel with their order), so a backfill may run several at once.
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
+    on_failure_callback=DAG_FAILURE_CALLBACK,
     params=REEXTRACT_PARAMS,
     tags=["shopflow", "ingestion", "shop"],
 )

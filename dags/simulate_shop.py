@@ -9,6 +9,7 @@ from __future__ import annotations
 from airflow.sdk import dag, task
 
 from _common import (
+    DAG_FAILURE_CALLBACK,
     DAILY,
     DEFAULT_ARGS,
     START_DATE,
@@ -26,6 +27,7 @@ from shopflow.orchestration import steps
     # The simulator advances one day after the other and refuses gaps.
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
+    on_failure_callback=DAG_FAILURE_CALLBACK,
     tags=["shopflow", "simulation", "local-only"],
 )
 def simulate_shop():

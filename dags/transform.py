@@ -6,7 +6,7 @@ from airflow.sdk import dag, get_current_context, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
-from _common import DEFAULT_ARGS, MARTS_ASSET, START_DATE, raw_asset, set_dbt_profile_env
+from _common import DAG_FAILURE_CALLBACK, DEFAULT_ARGS, MARTS_ASSET, START_DATE, raw_asset, set_dbt_profile_env
 from shopflow.contracts import LOAD_ORDER
 from shopflow.orchestration import steps
 from shopflow.orchestration.dbt_manifest import MANIFEST_PATH, TRANSFORM_DIR
@@ -26,6 +26,7 @@ if not MANIFEST_PATH.exists():
     catchup=False,
     max_active_runs=1,
     default_args={**DEFAULT_ARGS, "retries": 2},
+    on_failure_callback=DAG_FAILURE_CALLBACK,
     tags=["shopflow", "transform", "dbt"],
 )
 def transform():

@@ -36,7 +36,12 @@ ISOLATED_VARS = (
 # fixtures are built once. The demo pipeline (session fixture `demo_run`) would run once per worker
 # that asks for it, so the files using it are scheduled as one unit (`pytest_xdist_make_scheduler`).
 DEMO_RUN_FIXTURES = {"demo_run", "built_warehouse"}
-DEMO_RUN_FILES = {"tests/test_end_to_end.py", "tests/test_dashboards_browser.py", "tests/test_dashboards_warehouse.py"}
+DEMO_RUN_FILES = {
+    "tests/test_end_to_end.py",
+    "tests/test_dashboards_browser.py",
+    "tests/test_dashboards_warehouse.py",
+    "tests/test_pii.py",
+}
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` selects by these marks

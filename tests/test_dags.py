@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DAGS_DIR = ROOT / "dags"
 DAG_FILES = sorted(p for p in DAGS_DIR.glob("*.py") if not p.name.startswith("_"))
 DAILY_DAGS = ("simulate_shop", "ingest_fakestore", "ingest_shop", "ingest_clickstream")
-ALL_DAGS = {*DAILY_DAGS, "transform", "dashboards"}
+ALL_DAGS = {*DAILY_DAGS, "transform", "dashboards", "source_freshness"}
 HEAVY_MODULES = ("great_expectations", "dbt", "pandas")
 # A guard against a DAG file doing real work at parse time, not a speed target: a tenth of Airflow's
 # dagbag_import_timeout (30 s), which leaves room for a loaded CI machine (a parse takes about 1 s idle).
@@ -84,6 +84,17 @@ def test_every_dag_has_owner_tags_docs_and_retries_with_backoff(dagbag):
             assert task.owner == "data-platform", where
             assert 2 <= task.retries <= 4, f"{where} retries={task.retries}"
             assert task.retry_exponential_backoff, where
+
+
+def test_every_dag_and_task_alerts_on_failure(dagbag):
+    from shopflow.alerts import dag_failure_callback, task_failure_callback
+
+    for dag in dagbag.dags.values():
+        assert dag.on_failure_callback in (dag_failure_callback, [dag_failure_callback]), dag.dag_id
+        for task in dag.tasks:
+            callbacks = task.on_failure_callback
+            callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+            assert task_failure_callback in callbacks, f"{dag.dag_id}.{task.task_id}"
 
 
 def test_no_dag_has_a_cycle(dagbag):

@@ -238,7 +238,9 @@ def test_provision_from_settings_reads_the_documented_variables(double):
         "METABASE_COLLECTION": "Shop KPIs",
     }
     report = provision_from_settings(
-        MetabaseSettings.from_env(env), "postgresql://owner:pw@127.0.0.1:55432/warehouse", DASHBOARDS
+        MetabaseSettings.from_env(env),
+        "postgresql://owner@127.0.0.1:55432/warehouse",
+        DASHBOARDS,
     )
     assert report.collection.name == "Shop KPIs"
     (db,) = double.databases.values()
@@ -531,7 +533,7 @@ def test_public_url_is_what_the_report_shows(double):
         "METABASE_READY_TIMEOUT": "5",
     }
     report = provision_from_settings(
-        MetabaseSettings.from_env(env), "postgresql://owner:pw@127.0.0.1:55432/warehouse", DASHBOARDS
+        MetabaseSettings.from_env(env), "postgresql://owner@127.0.0.1:55432/warehouse", DASHBOARDS
     )
     assert report.metabase_url == "http://127.0.0.1:13000"
     assert all(d.url.startswith("http://127.0.0.1:13000/dashboard/") for d in report.dashboards)

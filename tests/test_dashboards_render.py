@@ -11,7 +11,6 @@ import datetime as dt
 import json
 import re
 import shutil
-import uuid
 from decimal import Decimal
 
 import psycopg2
@@ -22,7 +21,6 @@ from shopflow.dashboards.formatting import format_value
 from shopflow.dashboards.html import NO_DATA, chart_figure, plotly_js, render_dashboards, write_site
 from shopflow.dashboards.insights import compute_insights, peak_traffic_hour, slow_moving_share
 from shopflow.dashboards.queries import CardQueryError, CardResult, run_cards
-from shopflow.dashboards.readonly_role import ReadonlyRoleError, create_readonly_role
 from shopflow.warehouse.ops import ensure_ops_schema
 
 DASHBOARDS = load_dashboards()
@@ -68,8 +66,10 @@ select
     'First' || d.customer_id as first_name,
     'Last' || d.customer_id as last_name,
     'First' || d.customer_id || ' Last' || d.customer_id as full_name,
-    'c' || d.customer_id || '@example.invalid' as email,
-    '+1-555-' || d.customer_id as phone,
+    md5('c' || d.customer_id) || md5('c') as email_hash,
+    'c***@example.invalid' as email_masked,
+    md5('p' || d.customer_id) || md5('p') as phone_hash,
+    '***' || right(d.customer_id::text, 2) as phone_masked,
     (array['Berlin', 'Paris', 'Austin', 'Lyon'])[1 + (d.customer_id + d.version_number) % 4] as city,
     (array['DE', 'FR', 'US', 'FR'])[1 + (d.customer_id + d.version_number) % 4] as country,
     (array['bronze', 'silver', 'gold', 'platinum'])[least(d.version_number + (d.customer_id % 2)::int, 4)] as loyalty_segment,
@@ -80,7 +80,8 @@ select
         timestamptz '9999-12-31 00:00:00+00'
     ) as valid_to,
     d.version_number = max(d.version_number) over (partition by d.customer_id) as is_current,
-    d.version_number
+    d.version_number,
+    case when (d.customer_id + d.version_number) % 4 = 2 then 'americas' else 'europe' end as region
 from dated as d;
 
 create table marts.fact_orders as
@@ -331,7 +332,7 @@ with per_customer as (
 ),
 joined as (
     select
-        dc.customer_id, dc.customer_key, dc.full_name, dc.email, dc.city, dc.country, dc.loyalty_segment,
+        dc.customer_id, dc.customer_key, dc.full_name, dc.email_hash, dc.email_masked, dc.city, dc.country, dc.loyalty_segment,
         dc.registered_at, pc.first_order_at, pc.last_order_at,
         coalesce(pc.order_count, 0) as order_count,
         coalesce(pc.lifetime_revenue, 0)::numeric(12, 2) as lifetime_revenue,
@@ -346,7 +347,8 @@ select
          when j.lifetime_revenue >= 500 then 'Medium' else 'Low' end as value_segment,
     case when j.lifetime_revenue >= 5000 then 1 when j.lifetime_revenue >= 1000 then 2
          when j.lifetime_revenue >= 500 then 3 else 4 end as value_segment_sort,
-    rank() over (order by j.lifetime_revenue desc)::int as revenue_rank
+    rank() over (order by j.lifetime_revenue desc)::int as revenue_rank,
+    case when j.country = 'US' then 'americas' else 'europe' end as region
 from joined as j;
 
 create table marts.mart_value_segments as
@@ -814,54 +816,3 @@ def test_empty_marts_render_no_data(isolated_settings, tmp_path):
     assert executive.count(NO_DATA + "</div>") == 5
     assert '<div class="scalar-value">$0</div>' in executive
     assert '<div class="scalar-value">0</div>' in executive
-
-
-# --- the read-only role ------------------------------------------------------------------------------
-
-
-def test_readonly_role_can_read_marts_and_nothing_else(mini_warehouse):
-    role = f"mb_reader_{uuid.uuid4().hex[:6]}"
-    dsn = mini_warehouse.warehouse_dsn
-    try:
-        first = create_readonly_role(dsn, role, "first-Passw0rd")
-        assert first.created and first.tables_granted == 18
-        second = create_readonly_role(dsn, role, "second-Passw0rd")
-        assert not second.created
-        reader_dsn = re.sub(r"//[^@]+@", f"//{role}:second-Passw0rd@", dsn)
-        assert _scalar(reader_dsn, "select count(*) from marts.dim_products") == 20
-        results = run_cards(reader_dsn, [CARDS["executive/total_revenue"]])
-        assert results["executive/total_revenue"].rows[0][0] > 0
-        conn = psycopg2.connect(reader_dsn)
-        try:
-            with conn.cursor() as cur:
-                cur.execute("set transaction read write")
-                with pytest.raises(psycopg2.errors.InsufficientPrivilege):
-                    cur.execute("delete from marts.dim_products")
-            conn.rollback()
-        finally:
-            conn.close()
-        # Default privileges: a table created later by the owner is readable without a new grant.
-        owner = psycopg2.connect(dsn)
-        with owner, owner.cursor() as cur:
-            cur.execute("create table marts.added_later as select 1 as x")
-        owner.close()
-        assert _scalar(reader_dsn, "select x from marts.added_later") == 1
-        with pytest.raises(psycopg2.OperationalError):
-            psycopg2.connect(reader_dsn.replace("second-Passw0rd", "first-Passw0rd")).close()
-    finally:
-        owner = psycopg2.connect(dsn)
-        owner.autocommit = True
-        with owner.cursor() as cur:
-            cur.execute("drop table if exists marts.added_later")
-            cur.execute(f'drop owned by "{role}"')
-            cur.execute(f'drop role if exists "{role}"')
-        owner.close()
-
-
-@pytest.mark.parametrize(
-    ("role", "password", "message"),
-    [("Bad-Name", "pw123456", "lowercase letters"), ("reader", "", "METABASE_DB_PASSWORD")],
-)
-def test_readonly_role_rejects_bad_input(role, password, message):
-    with pytest.raises(ReadonlyRoleError, match=message):
-        create_readonly_role("postgresql://nobody@127.0.0.1:1/none", role, password)

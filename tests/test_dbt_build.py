@@ -391,13 +391,15 @@ def test_build_passes_every_test_and_reconciles_with_raw(warehouse: Settings) ->
     # SCD2: customer 1 has three windows (bronze, silver, new email); the phone edit did not add one.
     versions = query(
         dsn,
-        "select version_number, loyalty_segment, email, phone, valid_from::text, valid_to::text, is_current "
+        "select version_number, loyalty_segment, email_masked, phone_masked, valid_from::text, valid_to::text, "
+        "is_current, email_hash = encode(sha256(convert_to('ann.lee@example.com', 'UTF8')), 'hex') "
         "from marts.dim_customers where customer_id = 1 order by version_number",
     )
-    assert [(v[0], v[1], v[2], v[3], v[6]) for v in versions] == [
-        (1, "bronze", "ann@example.com", "333", False),
-        (2, "silver", "ann@example.com", "333", False),
-        (3, "silver", "ann.lee@example.com", "333", True),
+    # Contact data arrives hashed and masked only (docs/governance.md).
+    assert [(v[0], v[1], v[2], v[3], v[6], v[7]) for v in versions] == [
+        (1, "bronze", "a***@example.com", "***33", False, False),
+        (2, "silver", "a***@example.com", "***33", False, False),
+        (3, "silver", "a***@example.com", "***33", True, True),
     ]
     assert versions[0][5] == versions[1][4] and versions[1][5] == versions[2][4]
     assert query(dsn, "select count(*) from marts.dim_customers where customer_id = 2")[0][0] == 1

@@ -802,6 +802,7 @@ def _run_pg_init(settings, passwords: dict[str, str]) -> subprocess.CompletedPro
         "PGPORT": str(settings.pg_port),
         "PGPASSWORD": settings.pg_password,
         "POSTGRES_USER": settings.pg_user,
+        "WAREHOUSE_ROLES_SQL": str(ROOT / "src" / "shopflow" / "warehouse" / "roles.sql"),
         **passwords,
     }
     return subprocess.run(["bash", str(PG_INIT)], capture_output=True, text=True, env=env, timeout=120, check=False)
@@ -821,6 +822,11 @@ def test_postgres_init_creates_isolated_databases_and_least_privilege_roles(scra
         "METABASE_DB_PASSWORD": "reader-$1",
         "AIRFLOW_DB_PASSWORD": "af",
         "METABASE_APP_DB_PASSWORD": "mb",
+        "WAREHOUSE_LOADER_PASSWORD": "loader",
+        "WAREHOUSE_TRANSFORMER_PASSWORD": "transformer",
+        "WAREHOUSE_ANALYST_PASSWORD": "analyst",
+        # Region roles are optional: europe logs in, the others stay NOLOGIN.
+        "WAREHOUSE_REGION_EUROPE_PASSWORD": "europe-'x",
     }
     result = _run_pg_init(settings, passwords)
     assert result.returncode == 0, result.stderr
@@ -839,11 +845,12 @@ def test_postgres_init_creates_isolated_databases_and_least_privilege_roles(scra
         }
     admin.close()
 
-    # Owners build; the reader sees marts only; nobody reaches another role's database.
+    # The owner loads and builds (through the loader and transformer roles); the reader sees marts
+    # only; nobody reaches another role's database. tests/test_warehouse_roles.py covers each role.
     owner = _connect(settings, "warehouse", "warehouse_app", passwords["WAREHOUSE_DB_PASSWORD"])
     owner.autocommit = True
     with owner.cursor() as cur:
-        cur.execute("create schema raw")
+        cur.execute("create schema if not exists raw")
         cur.execute("create table raw.customers (email text)")
         cur.execute("create table marts.fct_orders as select 1 as order_id")
     owner.close()
@@ -862,6 +869,10 @@ def test_postgres_init_creates_isolated_databases_and_least_privilege_roles(scra
             cur.execute("insert into marts.fct_orders values (2)")
         cur.execute("rollback")
     reader.close()
+    _connect(settings, "warehouse", "shopflow_analyst", passwords["WAREHOUSE_ANALYST_PASSWORD"]).close()
+    _connect(settings, "warehouse", "shopflow_region_europe", passwords["WAREHOUSE_REGION_EUROPE_PASSWORD"]).close()
+    with pytest.raises(psycopg2.OperationalError):
+        _connect(settings, "warehouse", "shopflow_region_apac", "anything")
     with pytest.raises(psycopg2.OperationalError, match="permission denied for database"):
         _connect(settings, "warehouse", "shop_app", passwords["SHOP_DB_PASSWORD"])
     _connect(settings, "shop", "shop_app", passwords["SHOP_DB_PASSWORD"]).close()

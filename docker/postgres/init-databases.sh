@@ -12,18 +12,25 @@
 # are quoted by psql and never spliced into SQL text.
 set -euo pipefail
 
+# The warehouse's roles per job; the same SQL `shopflow warehouse roles` runs (compose mounts it here).
+ROLES_SQL="${WAREHOUSE_ROLES_SQL:-/opt/shopflow/warehouse-roles.sql}"
+
 for var in SHOP_DB_PASSWORD WAREHOUSE_DB_PASSWORD METABASE_DB_PASSWORD AIRFLOW_DB_PASSWORD \
-    METABASE_APP_DB_PASSWORD; do
+    METABASE_APP_DB_PASSWORD WAREHOUSE_LOADER_PASSWORD WAREHOUSE_TRANSFORMER_PASSWORD \
+    WAREHOUSE_ANALYST_PASSWORD; do
     if [ -z "${!var:-}" ]; then
         echo "init-databases: $var is empty; set it in .env" >&2
         exit 2
     fi
 done
+if [ ! -r "$ROLES_SQL" ]; then
+    echo "init-databases: cannot read the warehouse roles SQL at $ROLES_SQL" >&2
+    exit 2
+fi
 
 psql -v ON_ERROR_STOP=1 --no-psqlrc --quiet --username "${POSTGRES_USER:-postgres}" --dbname postgres \
     -v shop_pw="$SHOP_DB_PASSWORD" \
     -v warehouse_pw="$WAREHOUSE_DB_PASSWORD" \
-    -v reader_pw="$METABASE_DB_PASSWORD" \
     -v airflow_pw="$AIRFLOW_DB_PASSWORD" \
     -v metabase_pw="$METABASE_APP_DB_PASSWORD" <<'SQL'
 -- role name, password variable, database it owns (null: owns none)
@@ -31,7 +38,6 @@ create temporary table wanted (role text, password text, db text);
 insert into wanted values
     ('shop_app', :'shop_pw', 'shop'),
     ('warehouse_app', :'warehouse_pw', 'warehouse'),
-    ('metabase_reader', :'reader_pw', null),
     ('airflow', :'airflow_pw', 'airflow'),
     ('metabase', :'metabase_pw', 'metabase');
 
@@ -49,18 +55,32 @@ select format('alter database %I owner to %I', db, role) from wanted where db is
 -- Nobody connects to a database by default; owners can, and the reader may read the warehouse.
 select format('revoke all on database %I from public', db) from wanted where db is not null
 \gexec
-grant connect on database warehouse to metabase_reader;
--- Defence in depth, as shopflow.dashboards.readonly_role does: even a wrong grant cannot write.
-alter role metabase_reader set default_transaction_read_only = on;
 SQL
 
-# Metabase reads the warehouse as metabase_reader (shopflow.dashboards' METABASE_DB_USER default):
-# the dbt marts only, never raw (which holds customers' e-mails and phone numbers).
-psql -v ON_ERROR_STOP=1 --no-psqlrc --quiet --username "${POSTGRES_USER:-postgres}" --dbname warehouse <<'SQL'
-create schema if not exists marts authorization warehouse_app;
-grant usage on schema marts to metabase_reader;
-grant select on all tables in schema marts to metabase_reader;
-alter default privileges for role warehouse_app in schema marts grant select on tables to metabase_reader;
+# Roles per job in the warehouse (loader, transformer, BI reader metabase_reader, analyst): Metabase
+# reads the marts and the quality record only, never raw (which holds customers' e-mails and phones).
+psql -v ON_ERROR_STOP=1 --no-psqlrc --quiet --username "${POSTGRES_USER:-postgres}" --dbname warehouse \
+    --file "$ROLES_SQL"
+psql -v ON_ERROR_STOP=1 --no-psqlrc --quiet --username "${POSTGRES_USER:-postgres}" --dbname warehouse \
+    -v loader_pw="$WAREHOUSE_LOADER_PASSWORD" \
+    -v transformer_pw="$WAREHOUSE_TRANSFORMER_PASSWORD" \
+    -v reader_pw="$METABASE_DB_PASSWORD" \
+    -v analyst_pw="$WAREHOUSE_ANALYST_PASSWORD" <<'SQL'
+alter role shopflow_loader with login password :'loader_pw';
+alter role shopflow_transformer with login password :'transformer_pw';
+alter role metabase_reader with login password :'reader_pw';
+alter role shopflow_analyst with login password :'analyst_pw';
 SQL
 
-echo "init-databases: databases shop, warehouse, airflow, metabase and their roles are ready"
+# Region roles (row-level security) are optional: each one whose password is set may log in.
+for region in americas europe apac; do
+    var="WAREHOUSE_REGION_${region^^}_PASSWORD"
+    if [ -n "${!var:-}" ]; then
+        psql -v ON_ERROR_STOP=1 --no-psqlrc --quiet --username "${POSTGRES_USER:-postgres}" --dbname warehouse \
+            -v role="shopflow_region_$region" -v pw="${!var}" <<'SQL'
+alter role :"role" with login password :'pw';
+SQL
+    fi
+done
+
+echo "init-databases: databases shop, warehouse, airflow, metabase, their owners and the warehouse job roles are ready"

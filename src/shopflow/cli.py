@@ -9,7 +9,7 @@ warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 import typer  # noqa: E402
 
-from shopflow.cli_commands import airflow, demo, pipeline, quality, services, stages  # noqa: E402
+from shopflow.cli_commands import airflow, demo, pipeline, quality, services, stages, warehouse  # noqa: E402
 
 app = typer.Typer(
     help="Shopflow: e-commerce analytics platform (sources -> lake -> quality gate -> warehouse -> dbt -> dashboards).",
@@ -22,6 +22,7 @@ stages.register(app)
 demo.register(app)
 app.add_typer(quality.app, name="quality")
 app.add_typer(airflow.app, name="airflow")
+app.add_typer(warehouse.app, name="warehouse")
 
 
 if __name__ == "__main__":

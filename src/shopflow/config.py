@@ -23,6 +23,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shopflow.errors import ShopflowError
+from shopflow.regions import REGIONS, region_password_variable
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -189,6 +190,15 @@ class Settings(_FromEnvironment):
     s3_secret_key: str | None = Field(None, validation_alias="AWS_SECRET_ACCESS_KEY")
     s3_region: str = Field("us-east-1", validation_alias="AWS_DEFAULT_REGION")
     lake_bucket: str = Field("shopflow-lake", validation_alias="LAKE_BUCKET")
+    # Passwords of the warehouse's job roles (shopflow.warehouse.roles); None when not set.
+    loader_password: str | None = Field(None, validation_alias="WAREHOUSE_LOADER_PASSWORD")
+    transformer_password: str | None = Field(None, validation_alias="WAREHOUSE_TRANSFORMER_PASSWORD")
+    analyst_password: str | None = Field(None, validation_alias="WAREHOUSE_ANALYST_PASSWORD")
+    # (region, password) of each region role that may log in (shopflow.regions), from
+    # WAREHOUSE_REGION_<REGION>_PASSWORD: one variable per region, read in `from_env`.
+    region_passwords: tuple[tuple[str, str], ...] = ()
+    # Slack-compatible incoming webhook for alerts (shopflow.alerts); None: alerts are only logged.
+    alert_webhook_url: str | None = Field(None, validation_alias="SHOPFLOW_ALERT_WEBHOOK_URL")
     simulation: SimulationSettings = Field(default_factory=SimulationSettings.from_env)
     airflow: AirflowSettings = Field(default_factory=AirflowSettings.from_env)
     metabase: MetabaseSettings = Field(default_factory=MetabaseSettings.from_env)
@@ -205,7 +215,16 @@ class Settings(_FromEnvironment):
             "airflow": AirflowSettings.from_env(env),
             "metabase": MetabaseSettings.from_env(env),
         }
-        return super().from_env(env, **groups, **fields)
+        source = os.environ if env is None else env
+        regions = tuple(
+            (region, source[name]) for region in REGIONS if source.get(name := region_password_variable(region))
+        )
+        return super().from_env(env, **{"region_passwords": regions, **groups, **fields})
+
+    @property
+    def bi_reader_password(self) -> str | None:
+        """The BI reader role is the one Metabase connects as: its password is METABASE_DB_PASSWORD."""
+        return self.metabase.db_password
 
     @field_validator("state_dir")
     @classmethod

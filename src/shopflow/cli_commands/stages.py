@@ -60,19 +60,3 @@ def provision() -> None:
         f"Metabase is ready: open {report.metabase_url} and log in as {cfg.metabase.admin_email} "
         "(password: METABASE_ADMIN_PASSWORD, in .env for the compose stack)"
     )
-
-
-@metabase_app.command("readonly-role")
-def readonly_role() -> None:
-    """Create or update the read-only warehouse role Metabase connects with (METABASE_DB_USER/PASSWORD)."""
-    from shopflow.config import ConfigError
-    from shopflow.dashboards import create_readonly_role
-
-    cfg = settings()
-    with clean_errors():
-        password = cfg.metabase.db_password
-        if not password:
-            raise ConfigError("METABASE_DB_PASSWORD is not set: it is the read-only role's password")
-        # ops holds the quality gate's record, which the Data Quality dashboard reads.
-        role = create_readonly_role(cfg.warehouse_dsn, cfg.metabase.db_user, password, ("marts", "ops"))
-    console.print(f"read-only role ready: {role}")

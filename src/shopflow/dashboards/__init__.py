@@ -9,7 +9,6 @@ from shopflow.dashboards.metabase import (
     provision,
     provision_from_settings,
 )
-from shopflow.dashboards.readonly_role import create_readonly_role
 
 __all__ = [
     "Card",
@@ -18,7 +17,6 @@ __all__ = [
     "MetabaseError",
     "ProvisionReport",
     "WarehouseConnection",
-    "create_readonly_role",
     "load_dashboards",
     "provision",
     "provision_from_settings",

@@ -738,7 +738,7 @@ def warehouse_connection(metabase: MetabaseSettings, warehouse_dsn: str) -> Ware
             metabase.db_password,
             "db_password",
             "the password of the read-only warehouse role Metabase connects as "
-            "(create the role with create_readonly_role)",
+            "(created with `shopflow warehouse roles`)",
         ),
         ssl=metabase.db_ssl,
     )

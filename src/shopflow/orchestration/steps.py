@@ -197,3 +197,17 @@ def provision_metabase() -> dict[str, Any]:
         "summary": report.summary(),
         "dashboards": [d.url for d in report.dashboards],
     }
+
+
+def source_freshness(dt: date, dag_id: str, task_id: str) -> str:
+    """`dbt source freshness`; post an alert for stale sources, raise StaleSourcesError past error_after."""
+    from shopflow.transform.freshness import alert_on_stale_sources
+
+    return alert_on_stale_sources(load_settings(), dt, dag_id, task_id)
+
+
+def is_stale_sources_error(error: BaseException) -> bool:
+    """True for the freshness check's own failure (already alerted; a retry cannot fix it)."""
+    from shopflow.alerts import AlertedError
+
+    return isinstance(error, AlertedError)

@@ -17,7 +17,7 @@ sequenced as (
         *,
         row_number() over customer_log as log_position,
         count(*) over (partition by customer_id) as log_length,
-        lag(email) over customer_log as previous_email,
+        lag(email_hash) over customer_log as previous_email_hash,
         lag(city) over customer_log as previous_city,
         lag(country) over customer_log as previous_country,
         lag(loyalty_segment) over customer_log as previous_loyalty_segment
@@ -33,7 +33,8 @@ version_starts as (
 
     select
         customer_id,
-        email,
+        email_hash,
+        email_masked,
         city,
         country,
         loyalty_segment,
@@ -43,8 +44,8 @@ version_starts as (
     from sequenced
     where
         log_position = 1
-        or (email, city, country, loyalty_segment)
-        is distinct from (previous_email, previous_city, previous_country, previous_loyalty_segment)
+        or (email_hash, city, country, loyalty_segment)
+        is distinct from (previous_email_hash, previous_city, previous_country, previous_loyalty_segment)
 
 ),
 
@@ -55,7 +56,8 @@ latest_values as (
         customer_id,
         first_name,
         last_name,
-        phone,
+        phone_hash,
+        phone_masked,
         registered_at
 
     from sequenced
@@ -67,13 +69,15 @@ windows as (
 
     select
         version_starts.customer_id,
-        version_starts.email,
+        version_starts.email_hash,
+        version_starts.email_masked,
         version_starts.city,
         version_starts.country,
         version_starts.loyalty_segment,
         latest_values.first_name,
         latest_values.last_name,
-        latest_values.phone,
+        latest_values.phone_hash,
+        latest_values.phone_masked,
         latest_values.registered_at,
         -- The first version is valid from registration, so orders placed before the first
         -- extract still find the customer's version.
@@ -100,8 +104,10 @@ final as (
         first_name,
         last_name,
         concat_ws(' ', first_name, last_name) as full_name,
-        email,
-        phone,
+        email_hash,
+        email_masked,
+        phone_hash,
+        phone_masked,
         city,
         country,
         loyalty_segment,

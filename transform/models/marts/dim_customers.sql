@@ -23,8 +23,10 @@ final as (
         cast(first_name as text) as first_name,
         cast(last_name as text) as last_name,
         cast(full_name as text) as full_name,
-        cast(email as text) as email,
-        cast(phone as text) as phone,
+        cast(email_hash as text) as email_hash,
+        cast(email_masked as text) as email_masked,
+        cast(phone_hash as text) as phone_hash,
+        cast(phone_masked as text) as phone_masked,
         cast(city as text) as city,
         cast(country as text) as country,
         cast(loyalty_segment as text) as loyalty_segment,
@@ -32,7 +34,8 @@ final as (
         cast(valid_from as timestamptz) as valid_from,
         cast(valid_to as timestamptz) as valid_to,
         cast(is_current as boolean) as is_current,
-        cast(version_number as integer) as version_number
+        cast(version_number as integer) as version_number,
+        cast({{ country_region('country') }} as text) as region
 
     from customer_versions
 

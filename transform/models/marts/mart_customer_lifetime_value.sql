@@ -44,7 +44,8 @@ joined as (
         current_customers.customer_id,
         current_customers.customer_key,
         current_customers.full_name,
-        current_customers.email,
+        current_customers.email_hash,
+        current_customers.email_masked,
         current_customers.city,
         current_customers.country,
         current_customers.loyalty_segment,
@@ -81,7 +82,8 @@ final as (
         cast(customer_id as bigint) as customer_id,
         cast(customer_key as text) as customer_key,
         cast(full_name as text) as full_name,
-        cast(email as text) as email,
+        cast(email_hash as text) as email_hash,
+        cast(email_masked as text) as email_masked,
         cast(city as text) as city,
         cast(country as text) as country,
         cast(loyalty_segment as text) as loyalty_segment,
@@ -100,7 +102,8 @@ final as (
                 when 'Low' then 4
             end as integer
         ) as value_segment_sort,
-        cast(rank() over (order by lifetime_revenue desc) as integer) as revenue_rank
+        cast(rank() over (order by lifetime_revenue desc) as integer) as revenue_rank,
+        cast({{ country_region('country') }} as text) as region
 
     from segmented
 
