@@ -1,10 +1,12 @@
 """Gate and load one lake partition into the warehouse `raw` schema: the one protocol every caller uses.
 
 One transaction per partition:
-1. COPY the partition's CSV into a temporary all-text staging table (`quality.set_based.stage_ddl`);
-2. the quality gate answers the partition's suite over the staged rows (`quality.gate.gate_staged`);
-3. `load_partition` then replaces the partition in `raw.<source>_<entity>` from the staging table;
-   `gate_partition` stops before that;
+1. COPY the partition's CSV into a temporary all-text staging table (`quality.set_based.stage_ddl`),
+   then cast it once into the contract's types in a second one (`set_based.typed_ddl`: the casts the
+   insert used to do, now shared with the gate);
+2. the quality gate answers the partition's suite over the typed rows (`quality.gate.gate_staged`);
+3. `load_partition` then replaces the partition in `raw.<source>_<entity>` from the typed rows (from
+   the staged text, cast again, when GX decided); `gate_partition` stops before that;
 4. the ledger row and the validation result are written, and the transaction commits.
 
 A failure anywhere rolls the whole partition back, so the previous state stays intact. A partition
@@ -31,7 +33,14 @@ from psycopg2 import sql
 from shopflow.contracts import Entity
 from shopflow.lake import Lake, Partition
 from shopflow.quality.outcome import QualityGateError, ValidationOutcome
-from shopflow.quality.set_based import STAGE_TABLE, header_matches, prepare_transaction, stage_ddl
+from shopflow.quality.set_based import (
+    STAGE_TABLE,
+    header_matches,
+    prepare_transaction,
+    stage_ddl,
+    typed_ddl,
+    typed_select,
+)
 from shopflow.quality.suites import KnownInWarehouse, PartitionContext
 from shopflow.warehouse.ops import record_validation, was_rejected, write_ledger
 from shopflow.warehouse.raw_schema import RAW_SCHEMA, ensure_raw_schema
@@ -63,7 +72,7 @@ class LoadResult:
     evaluated_by: str  # "set-based SQL" or "great_expectations"
     read_seconds: float  # lake: get, gunzip, checksum
     gate_seconds: float
-    load_seconds: float  # staging COPY + replace + ledger + commit
+    load_seconds: float  # staging COPY + typing (the casts) + replace + ledger + commit
 
 
 def batch_id_for(partition: Partition) -> str:
@@ -84,10 +93,14 @@ def _connection(warehouse: str | Any) -> Iterator[Any]:
         yield warehouse
 
 
-def _stage(conn: Any, entity: Entity, partition: Partition) -> str | None:
-    """COPY the partition into the staging table; None when staged, else why it could not be."""
+def _stage(conn: Any, entity: Entity, partition: Partition) -> tuple[str | None, bool]:
+    """COPY the partition into the staging table, then cast it once into the typed table.
+
+    Returns (why it could not be staged, or None; whether it was typed). Anything short of typed leaves
+    the partition to GX.
+    """
     if not header_matches(entity, partition.csv_bytes):
-        return "its header is not the contract's columns"
+        return "its header is not the contract's columns", False
     columns = sql.SQL(", ").join(sql.Identifier(c) for c in entity.column_names)
     copy = sql.SQL("copy {} ({}) from stdin with (format csv, header true)").format(
         sql.Identifier(STAGE_TABLE), columns
@@ -99,25 +112,35 @@ def _stage(conn: Any, entity: Entity, partition: Partition) -> str | None:
             cur.copy_expert(copy.as_string(conn), io.BytesIO(partition.csv_bytes))
         except psycopg2.Error as err:
             cur.execute("rollback to savepoint staged")
-            return str(err).strip()
-    return None
+            return str(err).strip(), False
+        cur.execute("savepoint typed")
+        try:
+            cur.execute(typed_ddl(entity, partition.manifest.dt))
+        except psycopg2.Error:  # a value PostgreSQL refuses: the staged text stays, for GX and the error
+            cur.execute("rollback to savepoint typed")
+            return None, False
+    return None, True
 
 
-def _replace_partition(conn: Any, entity: Entity, partition: Partition) -> None:
-    """Replace the partition's rows by the staged ones, typed (in the caller's transaction)."""
+def _replace_partition(conn: Any, entity: Entity, partition: Partition, *, typed: bool) -> None:
+    """Replace the partition's rows by the staged ones (in the caller's transaction).
+
+    `typed`: the gate's fast path left the rows typed in `TYPED_TABLE` (read as they are); otherwise
+    (GX decided) the staged text is cast here.
+    """
     table = sql.Identifier(RAW_SCHEMA, entity.table)
     columns = sql.SQL(", ").join(sql.Identifier(c) for c in entity.column_names)
-    typed = sql.SQL(", ").join(
-        sql.SQL("nullif({}, '')::{}").format(sql.Identifier(c.name), sql.SQL(c.pg_type)) for c in entity.columns
-    )
+    if typed:
+        select = typed_select(entity)
+    else:
+        casts = sql.SQL(", ").join(
+            sql.SQL("nullif({}, '')::{}").format(sql.Identifier(c.name), sql.SQL(c.pg_type)) for c in entity.columns
+        )
+        select = sql.SQL("select {} from {}").format(casts, sql.Identifier(STAGE_TABLE))
     with conn.cursor() as cur:
         cur.execute(sql.SQL("delete from {} where dt = %s").format(table), (partition.manifest.dt,))
         try:
-            cur.execute(
-                sql.SQL("insert into {} ({}) select {} from {}").format(
-                    table, columns, typed, sql.Identifier(STAGE_TABLE)
-                )
-            )
+            cur.execute(sql.SQL("insert into {} ({}) {}").format(table, columns, select))
         except psycopg2.Error as err:
             raise LoadError(
                 f"{partition.data_key}: insert into {RAW_SCHEMA}.{entity.table} failed, nothing was loaded: "
@@ -208,12 +231,10 @@ def _run(
             t0 = time.perf_counter()
             with conn.cursor() as cur:
                 prepare_transaction(cur)
-            staging_error = _stage(conn, entity, partition)
+            staging_error, typed = _stage(conn, entity, partition)
             t1 = time.perf_counter()
             with conn.cursor() as cur:
-                outcome = gate_staged(
-                    cur, partition_context(entity, partition), partition.csv_bytes, staged=staging_error is None
-                )
+                outcome = gate_staged(cur, partition_context(entity, partition), partition.csv_bytes, typed=typed)
             t2 = time.perf_counter()
             if not outcome.success:
                 _reject(conn, lake, entity, partition, batch_id, outcome, started)
@@ -224,7 +245,11 @@ def _run(
                         raise LoadError(
                             f"{partition.data_key}: COPY into the staging table failed, nothing was loaded: {staging_error}"
                         )
-                    _replace_partition(conn, entity, partition)
+                    # the typed rows when the checks passed them; the staged text, cast again, when GX did
+                    by_set_based = (
+                        outcome.result.get("meta", {}).get("shopflow", {}).get("evaluated_by") == "set-based SQL"
+                    )
+                    _replace_partition(conn, entity, partition, typed=by_set_based)
                     _ledger(conn, partition, batch_id, "loaded", started, evaluated=outcome.evaluated, failed=0)
             except LoadError as err:
                 conn.rollback()
