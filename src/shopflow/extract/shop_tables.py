@@ -77,7 +77,7 @@ def extract_shop_table(lake: Lake, shop_dsn: str, entity: Entity, dt: date, *, f
     """Extract one shop table for `dt` into raw/shop/<table>/dt=<dt>/ (a sealed partition is kept)."""
     if not force and (sealed := sealed_partition(lake, entity, dt)):
         return sealed
-    full_history = not any(d < dt for d in lake.partition_dates(entity))
+    full_history = not lake.has_partition_before(entity, dt)
     start, end = day_interval(dt)
     params = {"start": start, "end": end, "dt": dt}
     conn = psycopg2.connect(shop_dsn)
