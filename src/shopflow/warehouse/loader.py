@@ -212,13 +212,23 @@ def _reject(
 
 
 def _run(
-    lake: Lake, warehouse: str | Any, entity: Entity, dt: date, *, load: bool, expected_batch_id: str | None
+    lake: Lake,
+    warehouse: str | Any,
+    entity: Entity,
+    dt: date,
+    *,
+    load: bool,
+    expected_batch_id: str | None,
+    partition: Partition | None = None,
 ) -> LoadResult:
     from shopflow.quality.gate import gate_staged
 
     started = datetime.now(UTC)
     t_read = time.perf_counter()
-    partition = lake.read_partition(entity, dt)
+    if partition is None:
+        partition = lake.read_partition(entity, dt)
+    elif (partition.manifest.entity, partition.manifest.dt) != (entity.qualified_name, dt):
+        raise ValueError(f"the partition given is {partition.data_key}, not {entity.qualified_name} of {dt}")
     batch_id = batch_id_for(partition)
     if expected_batch_id is not None and expected_batch_id != batch_id:
         raise LoadError(
@@ -292,11 +302,18 @@ def gate_partition(lake: Lake, warehouse: str | Any, entity: Entity, dt: date) -
 
 
 def load_partition(
-    lake: Lake, warehouse: str | Any, entity: Entity, dt: date, *, expected_batch_id: str | None = None
+    lake: Lake,
+    warehouse: str | Any,
+    entity: Entity,
+    dt: date,
+    *,
+    expected_batch_id: str | None = None,
+    partition: Partition | None = None,
 ) -> LoadResult:
     """Gate and load raw/<source>/<entity>/dt=<dt>/ into raw.<source>_<entity>, replacing that partition.
 
-    The gate always runs, in the load's transaction (it costs about as much as the load). With
-    `expected_batch_id` (from `gate_partition`), a partition that changed since is refused.
+    The gate always runs, in the load's transaction. With `expected_batch_id` (from `gate_partition`), a
+    partition that changed since is refused. `partition`: the partition already read from the lake
+    (`Lake.read_partition`, checked against its manifest), e.g. by a caller reading ahead.
     """
-    return _run(lake, warehouse, entity, dt, load=True, expected_batch_id=expected_batch_id)
+    return _run(lake, warehouse, entity, dt, load=True, expected_batch_id=expected_batch_id, partition=partition)
