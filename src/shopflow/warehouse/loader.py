@@ -73,6 +73,7 @@ class LoadResult:
     read_seconds: float  # lake: get, gunzip, checksum
     gate_seconds: float
     load_seconds: float  # staging COPY + typing (the casts) + replace + ledger + commit
+    typing_seconds: float = 0.0  # of load_seconds: the casts into the typed table the checks read too
 
 
 def batch_id_for(partition: Partition) -> str:
@@ -93,14 +94,14 @@ def _connection(warehouse: str | Any) -> Iterator[Any]:
         yield warehouse
 
 
-def _stage(conn: Any, entity: Entity, partition: Partition) -> tuple[str | None, bool]:
+def _stage(conn: Any, entity: Entity, partition: Partition) -> tuple[str | None, float | None]:
     """COPY the partition into the staging table, then cast it once into the typed table.
 
-    Returns (why it could not be staged, or None; whether it was typed). Anything short of typed leaves
-    the partition to GX.
+    Returns (why it could not be staged, or None; the typing's seconds, None when it was not typed).
+    Anything short of typed leaves the partition to GX.
     """
     if not header_matches(entity, partition.csv_bytes):
-        return "its header is not the contract's columns", False
+        return "its header is not the contract's columns", None
     columns = sql.SQL(", ").join(sql.Identifier(c) for c in entity.column_names)
     copy = sql.SQL("copy {} ({}) from stdin with (format csv, header true)").format(
         sql.Identifier(STAGE_TABLE), columns
@@ -112,14 +113,15 @@ def _stage(conn: Any, entity: Entity, partition: Partition) -> tuple[str | None,
             cur.copy_expert(copy.as_string(conn), io.BytesIO(partition.csv_bytes))
         except psycopg2.Error as err:
             cur.execute("rollback to savepoint staged")
-            return str(err).strip(), False
+            return str(err).strip(), None
         cur.execute("savepoint typed")
+        started = time.perf_counter()
         try:
             cur.execute(typed_ddl(entity, partition.manifest.dt))
         except psycopg2.Error:  # a value PostgreSQL refuses: the staged text stays, for GX and the error
             cur.execute("rollback to savepoint typed")
-            return None, False
-    return None, True
+            return None, None
+    return None, time.perf_counter() - started
 
 
 def _replace_partition(conn: Any, entity: Entity, partition: Partition, *, typed: bool) -> None:
@@ -241,10 +243,12 @@ def _run(
             t0 = time.perf_counter()
             with conn.cursor() as cur:
                 prepare_transaction(cur)
-            staging_error, typed = _stage(conn, entity, partition)
+            staging_error, typing_seconds = _stage(conn, entity, partition)
             t1 = time.perf_counter()
             with conn.cursor() as cur:
-                outcome = gate_staged(cur, partition_context(entity, partition), partition.csv_bytes, typed=typed)
+                outcome = gate_staged(
+                    cur, partition_context(entity, partition), partition.csv_bytes, typed=typing_seconds is not None
+                )
             t2 = time.perf_counter()
             if not outcome.success:
                 _reject(conn, lake, entity, partition, batch_id, outcome, started)
@@ -289,6 +293,7 @@ def _run(
         read_seconds=t0 - t_read,
         gate_seconds=t2 - t1,
         load_seconds=(t1 - t0) + (t3 - t2),
+        typing_seconds=typing_seconds or 0.0,
     )
 
 
