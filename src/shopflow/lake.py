@@ -161,7 +161,11 @@ class Lake:
         """
         prefix = f"raw/{entity.source}/{entity.name}/"
         bound = f"{prefix}dt={dt.isoformat()}/"
-        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+        # Small pages: the answer is almost always among the oldest partition's two keys.
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix, PaginationConfig={"PageSize": 10}
+        )
+        for page in pages:
             for obj in page.get("Contents", []):
                 key = obj["Key"]
                 if key >= bound:
