@@ -85,11 +85,11 @@ def _task_context(task_id: str, exception: BaseException, dag_id: str = "ingest_
 def test_a_failing_gate_posts_an_alert_naming_dag_task_date_and_error(receiver):
     """The real gate rejects a partition; the task callback the DAGs use reports it."""
     from airflow.sdk.exceptions import AirflowFailException
-    from tests.quality_samples import SAMPLE_PRODUCT_IDS, partition_csv, sample_rows
 
     from shopflow.contracts import ORDERS
     from shopflow.quality.gate import QualityGateError, validate_csv
     from shopflow.quality.suites import PartitionContext
+    from tests.quality_samples import SAMPLE_PRODUCT_IDS, partition_csv, sample_rows
 
     dt = date(2026, 1, 3)
     rows = sample_rows(ORDERS, dt, 10)

@@ -73,6 +73,11 @@ def test_first_shop_extract_takes_history_then_only_the_days_changes(shop):
     again = extract_shop_table(lake, shop.shop_dsn, ORDERS, D1)
     assert again.reused and again.row_count == first.row_count and again.full_history
     assert extract_shop_table(lake, shop.shop_dsn, ORDERS, D1, force=True).full_history
+    assert not lake.has_partition_before(ORDERS, D1) and lake.has_partition_before(ORDERS, D3)
+    half_written = partition_prefix(ORDERS, date(2025, 2, 1)) + "data.csv.gz"  # no manifest: not a partition
+    lake.put(half_written, b"half-written")
+    assert not lake.has_partition_before(ORDERS, D1)
+    lake.delete_keys([half_written])
     customers = extract_shop_table(lake, shop.shop_dsn, CUSTOMERS, D1)
     assert (
         customers.row_count == query(shop.shop_dsn, "select count(*) from customers where updated_at < %s", (D2,))[0][0]

@@ -153,6 +153,28 @@ class Lake:
                 dates.add(date.fromisoformat(key[len(prefix) :].split("/", 1)[0].removeprefix("dt=")))
         return sorted(dates)
 
+    def has_partition_before(self, entity: Entity, dt: date) -> bool:
+        """Whether a raw partition (a manifest) of `entity` exists for a date before `dt`.
+
+        Keys list in date order (`dt=YYYY-MM-DD`), so this reads from the oldest partition and stops at
+        the first manifest or at `dt`: one request, however long the lake's history (listing every
+        partition on each daily extract made a year's replay quadratic).
+        """
+        prefix = f"raw/{entity.source}/{entity.name}/"
+        bound = f"{prefix}dt={dt.isoformat()}/"
+        # Small pages: the answer is almost always among the oldest partition's two keys.
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix, PaginationConfig={"PageSize": 10}
+        )
+        for page in pages:
+            for obj in page.get("Contents", []):
+                key = obj["Key"]
+                if key >= bound:
+                    return False
+                if key.endswith("/" + MANIFEST_FILE):
+                    return True
+        return False
+
     def quarantine_partition(self, entity: Entity, dt: date, validation_result: dict) -> str:
         """Copy the partition to the quarantine zone with the validation result beside it."""
         source = partition_prefix(entity, dt)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from shopflow.config import Settings
 from shopflow.contracts import LOAD_ORDER, get_entity
 from shopflow.extract import ExtractResult
-from shopflow.lake import Lake
+from shopflow.lake import Lake, Partition
 from shopflow.services.s3 import s3_client
 from shopflow.warehouse.loader import LoadResult, gate_partition, load_partition
 
@@ -67,13 +67,20 @@ def load_entity(
     dt: date,
     conn: Any = None,
     expected_batch_id: str | None = None,
+    partition: Partition | None = None,
 ) -> LoadResult:
     """Gate and load one entity's partition for one date (an open warehouse `conn` is reused if given).
 
     With `expected_batch_id` (from `gate_entity`), a partition that changed since it was gated is refused.
+    `partition`: already read from the lake (by a caller reading ahead).
     """
     return load_partition(
-        lake, conn or settings.warehouse_dsn, get_entity(entity_name), dt, expected_batch_id=expected_batch_id
+        lake,
+        conn or settings.warehouse_dsn,
+        get_entity(entity_name),
+        dt,
+        expected_batch_id=expected_batch_id,
+        partition=partition,
     )
 
 

@@ -61,11 +61,17 @@ def _selection(entity: Entity, full_history: bool) -> sql.Composed:
     elif entity == ORDERS:
         where = sql.SQL("order_id in ({orders})").format(orders=orders)
     elif entity == ORDER_ITEMS:
-        # The lines of settled orders, plus lines of orders the shop does not have (for the gate).
-        where = sql.SQL(
-            "order_id in ({orders}) or ({window} and not exists "
-            "(select 1 from orders as parent where parent.order_id = order_items.order_id))"
-        ).format(orders=orders, window=sql.SQL(_window(full_history)))
+        # The lines of settled orders, plus lines of orders the shop does not have (for the gate). Two
+        # disjoint selections in a union, not one OR: under an OR the order-id subquery cannot become a
+        # semi-join, and once its ids outgrow work_mem every line scans all of them (at scale 100, a
+        # million lines times half a million orders).
+        orphans = sql.SQL(
+            "{window} and not exists (select 1 from orders as parent where parent.order_id = order_items.order_id)"
+        ).format(window=sql.SQL(_window(full_history)))
+        return sql.SQL(
+            "select {columns}, %(dt)s::date as dt from order_items where order_id in ({orders}) "
+            "union all select {columns}, %(dt)s::date as dt from order_items where {orphans} order by {key}"
+        ).format(columns=columns, orders=orders, orphans=orphans, key=sql.Identifier(entity.key[0]))
     else:
         raise ValueError(f"{entity.qualified_name} is not a shop table")
     return sql.SQL("select {columns}, %(dt)s::date as dt from {table} where {where} order by {key}").format(
@@ -77,7 +83,7 @@ def extract_shop_table(lake: Lake, shop_dsn: str, entity: Entity, dt: date, *, f
     """Extract one shop table for `dt` into raw/shop/<table>/dt=<dt>/ (a sealed partition is kept)."""
     if not force and (sealed := sealed_partition(lake, entity, dt)):
         return sealed
-    full_history = not any(d < dt for d in lake.partition_dates(entity))
+    full_history = not lake.has_partition_before(entity, dt)
     start, end = day_interval(dt)
     params = {"start": start, "end": end, "dt": dt}
     conn = psycopg2.connect(shop_dsn)

@@ -226,25 +226,27 @@ def _resolve_known_ids(cursor: Any, ctx: PartitionContext, frame: pd.DataFrame) 
     return dataclasses.replace(ctx, **changes) if changes else ctx
 
 
-def gate_staged(cursor: Any, ctx: PartitionContext, csv_bytes: bytes, *, staged: bool) -> ValidationOutcome:
-    """The loader's gate on a partition staged in `set_based.STAGE_TABLE` (if `staged`) of the cursor's transaction.
+def gate_staged(cursor: Any, ctx: PartitionContext, csv_bytes: bytes, *, typed: bool) -> ValidationOutcome:
+    """The loader's gate on a partition typed in `set_based.TYPED_TABLE` (if `typed`) of the cursor's transaction.
 
     Never raises on bad data: returns the outcome. A pass of the set-based checks is the verdict; anything
-    else is decided by GX on the partition frame (also when the partition could not be staged).
+    else is decided by GX on the partition frame (also when the partition could not be staged or typed,
+    or the checks declined it).
     """
     from shopflow.quality import set_based
 
     started = time.perf_counter()
     validated_at = datetime.now(UTC)
     set_based_failures: list[str] = []
+    declined: list[str] = []
     set_based_error: str | None = None
-    verdict = None
-    if staged:
+    if typed:
         spec = build_suite_spec(ctx)
         cursor.execute("savepoint set_based")
+        verdict = None
         try:
-            verdict = set_based.evaluate(cursor, spec, ctx.entity, _partition_meta(ctx, "set-based SQL"), ctx.dt)
-        except psycopg2.Error as exc:  # a value the checks cannot type: GX reads the file instead
+            verdict = set_based.evaluate(cursor, spec, ctx.entity, _partition_meta(ctx, "set-based SQL"))
+        except psycopg2.Error as exc:  # e.g. an overflow in an aggregate: GX reads the file instead
             cursor.execute("rollback to savepoint set_based")
             set_based_error = str(exc).strip().splitlines()[0]
         if verdict is not None and verdict.success:
@@ -262,7 +264,7 @@ def gate_staged(cursor: Any, ctx: PartitionContext, csv_bytes: bytes, *, staged:
                 duration_s=time.perf_counter() - started,
             )
         if verdict is not None:
-            set_based_failures = verdict.failed
+            set_based_failures, declined = verdict.failed, verdict.declined
     try:
         frame = read_partition_frame(ctx.entity, csv_bytes)
     except PartitionReadError as exc:
@@ -272,6 +274,8 @@ def gate_staged(cursor: Any, ctx: PartitionContext, csv_bytes: bytes, *, staged:
     shopflow_meta["evaluated_by"] = "great_expectations"
     if set_based_error:
         shopflow_meta["set_based_error"] = set_based_error
+    if declined:
+        shopflow_meta["set_based_declined"] = declined  # columns with values not written canonically
     if outcome.success and set_based_failures:
         raise GateDisagreementError(
             f"{ctx.partition}: the set-based checks failed {', '.join(set_based_failures)} but GX passed the "

@@ -1,23 +1,25 @@
-"""The gate's fast path: every expectation of a raw suite answered by one query over the staged partition.
+"""The gate's fast path: every expectation of a raw suite answered by one query over the typed partition.
 
 The loader COPYs a partition's CSV into a temporary all-text table inside its load transaction
-(`stage_ddl`). This module compiles the partition's suite (the same `SuiteSpec` GX builds its suite
-from) into one SELECT that types every column the way `frames.read_partition_frame` does, then
-answers all expectations with aggregates in a single scan, referential checks by joining the
-warehouse's ids. Its verdict on a clean partition is a GX-shaped validation result (the document
-`ops.validation_results`, the quarantine and Data Docs read), with the expectation configurations GX
-itself would write.
+(`stage_ddl`), then casts it once into a second temporary table (`typed_ddl`) that its insert reads
+too. This module compiles the partition's suite (the same `SuiteSpec` GX builds its suite from) into
+one SELECT over the typed rows that answers all expectations with aggregates in a single scan,
+referential checks by joining the warehouse's ids, and checks that every value was written canonically
+(so that the typed rows are the frame `frames.read_partition_frame` would read). Its verdict on a clean
+partition is a GX-shaped validation result (the document `ops.validation_results`, the quarantine and
+Data Docs read), with the expectation configurations GX itself would write.
 
-It only ever says "all passed" on its own. When any expectation fails, or the CSV header is not the
-contract's, the caller runs the GX suite on the partition frame (`gate.validate_partition`): GX
-decides every rejection and writes the failure report with example rows and CSV lines.
+It only ever says "all passed" on its own. When any expectation fails, a value is not canonical, or the
+CSV could not be staged or typed, the caller runs the GX suite on the partition frame
+(`gate.validate_partition`): GX decides every rejection and writes the failure report with example rows
+and CSV lines.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cache
 from importlib.metadata import version
@@ -38,27 +40,27 @@ from shopflow.quality.outcome import json_safe
 from shopflow.quality.suites import KnownInWarehouse, RowCondition, SuiteSpec, expectation_type
 
 STAGE_TABLE = "shopflow_stage"
-RAW_PREFIX = "raw__"  # the staged text of a column, beside its typed value, in the checks' subquery
+TYPED_TABLE = "shopflow_typed"  # the staged rows cast once: the checks and the load's insert both read it
+RAW_PREFIX = "raw__"  # a column's staged text, beside its cast value in the typed table
 
-# How frames.py's value patterns are checked here, cheaply: PostgreSQL's regular expressions cost several
-# microseconds a value, so a value's *shape* (its digits mapped to 9, `translate`) is compared with the
-# shapes the pattern allows (a hashed `= any(array)`), and `pg_input_is_valid` checks the rest (calendar
-# dates, integer ranges). Same verdicts as the patterns; tests/test_quality_set_based.py holds them equal.
-_DIGITS = "0123456789"
-
-
-def _timestamp_shapes() -> list[str]:
-    """Every shape frames' ISO 8601 pattern accepts: date, T or space, hh:mm[:ss[.f{1,9}]], offset."""
-    times = ["99:99", "99:99:99"] + [f"99:99:99.{'9' * n}" for n in range(1, 10)]
-    offsets = ["", "Z", "+99", "-99", "+9999", "-9999", "+99:99", "-99:99"]
-    return [f"9999-99-99{sep}{t}{o}" for sep in ("T", " ") for t in times for o in offsets]
-
-
-TIMESTAMP_SHAPES = _timestamp_shapes()
-
-
-def _shape(raw: sql.Composable) -> sql.Composable:
-    return sql.SQL("translate({}, '0123456789', '9999999999')").format(raw)
+# Typing once. The loader casts the staged text to the contract's types once (`typed_ddl`: the casts its
+# insert used to do) into a second temporary table that keeps each value's text beside it; the checks and
+# the insert both read that table. A value the cast refuses (30 February, an int4 overflow, "three")
+# makes the typing raise, and the partition is left to GX. The checks accept a cast value only when its
+# text is *canonical*: exactly how PostgreSQL (or the clickstream's and Python's ISO format) renders the
+# value. For such text PostgreSQL's input functions and frames.py's patterns give the same value, so no
+# pattern needs checking, and comparing a rendering costs a fraction of the cast (`translate` or a regular
+# expression per value cost several times the cast). Any other non-empty value (a sign `+`, spaces,
+# leading zeros, an exponent, more fraction digits than the type keeps, hour 24, second 60...) makes the
+# checks *decline* the partition: GX then reads the file the way frames.py does and decides. Every value
+# the extracts write is canonical.
+TIMESTAMP_RENDERINGS = (
+    # (how the text ends, to_char format): the clickstream's ISO 8601 with milliseconds and Python's isoformat
+    ("Z", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+    ("Z", 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+    ("+00:00", 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"'),
+    ("+00:00", 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'),
+)
 
 
 class UnsupportedExpectation(ShopflowError, ValueError):
@@ -68,12 +70,15 @@ class UnsupportedExpectation(ShopflowError, ValueError):
 def prepare_transaction(cursor: Any) -> None:
     """Settings of the load transaction the checks run in (local to it).
 
-    Offset-less timestamps are UTC, as frames.py reads them, and timestamps render as ISO 8601; the
-    uniqueness and id aggregates sort the partition, in memory rather than on disk.
+    Offset-less timestamps are UTC, as frames.py reads them, and timestamps render as ISO 8601. The
+    distinct aggregates (key uniqueness, the ids recorded for referential checks) each sort their one
+    column in memory, rather than the whole rows being sorted once for the first of them (PostgreSQL's
+    presorted aggregate plan, which spilled a 1M-row partition to disk).
     """
     cursor.execute("set local timezone to 'UTC'")
     cursor.execute("set local datestyle to 'ISO, YMD'")
     cursor.execute("set local work_mem = '64MB'")
+    cursor.execute("set local enable_presorted_aggregate = off")
 
 
 def stage_ddl(entity: Entity) -> sql.Composed:
@@ -93,72 +98,88 @@ def header_matches(entity: Entity, csv_bytes: bytes) -> bool:
     return header == entity.column_names
 
 
-# --- typing the staged text like frames.read_partition_frame ---------------------------------------
-def _typed(column: Column, partition_date: date | None = None) -> sql.Composable:
-    """The column's value typed as frames.coerce_column types it: null where the text does not parse."""
+# --- typing the staged text once -------------------------------------------------------------------
+def _cast(column: Column, partition_date: date | None) -> sql.Composable:
+    """The staged text cast once (null when empty): a decimal unconstrained, so no digit is rounded yet."""
     raw = sql.SQL("nullif({}, '')").format(sql.Identifier(column.name))
     kind = kind_of(column)
+    if kind == "text":
+        return raw
+    cast = sql.SQL("{}::{}").format(raw, sql.SQL("numeric" if kind == "decimal" else column.pg_type))
     if column.name == "dt" and partition_date is not None:
         # Every row of a good partition holds its date: compare text first, parse only the others.
-        return sql.SQL("case when {r} = {text} then {value} else {other} end").format(
-            r=raw,
+        return sql.SQL("(case when {r} = {text} then {value} else {cast} end)").format(
+            r=sql.Identifier(column.name),
             text=sql.Literal(partition_date.isoformat()),
             value=sql.Literal(partition_date),
-            other=_typed(column),
+            cast=cast,
         )
-    if kind == "integer":
-        # ^[+-]?\d+$ in range: only digits and a sign (no spaces, _ or 0x), and the type's range.
-        return sql.SQL(
-            "case when translate({r}, {digits}, '') in ('', '+', '-') and pg_input_is_valid({r}, {type}) "
-            "then {r}::bigint end"
-        ).format(r=raw, digits=sql.Literal(_DIGITS), type=sql.Literal(column.pg_type))
+    return cast
+
+
+def typed_ddl(entity: Entity, partition_date: date | None = None) -> sql.Composed:
+    """Cast the staged partition once into `TYPED_TABLE` (dropped at commit), keeping each value's text.
+
+    Columns: the contract's, in order (a decimal as unconstrained numeric), then `raw__<column>` (the
+    staged text) of every non-text column. Raises (psycopg2.Error) on a value PostgreSQL refuses.
+    """
+    items = [sql.SQL("{} as {}").format(_cast(c, partition_date), sql.Identifier(c.name)) for c in entity.columns]
+    items += [
+        sql.SQL("nullif({}, '') as {}").format(sql.Identifier(c.name), sql.Identifier(RAW_PREFIX + c.name))
+        for c in entity.columns
+        if kind_of(c) != "text"
+    ]
+    return sql.SQL("create temp table {} on commit drop as select {} from {}").format(
+        sql.Identifier(TYPED_TABLE), sql.SQL(", ").join(items), sql.Identifier(STAGE_TABLE)
+    )
+
+
+def typed_select(entity: Entity) -> sql.Composed:
+    """The typed rows in the raw table's types (a decimal rounded to its scale, which the checks ensured)."""
+    columns = sql.SQL(", ").join(
+        sql.SQL("{}::{}").format(sql.Identifier(c.name), sql.SQL(c.pg_type)) for c in entity.columns
+    )
+    return sql.SQL("select {} from {}").format(columns, sql.Identifier(TYPED_TABLE))
+
+
+def _canonical(column: Column, value: sql.Composable, raw: sql.Composable) -> sql.Composable | None:
+    """The test that `raw` (non-empty) is a canonical rendering of `value`, its cast (None: text, any form)."""
+    kind = kind_of(column)
+    if kind in ("integer", "date"):
+        return sql.SQL("{}::text = {}").format(value, raw)
     if kind == "decimal":
-        # ^[+-]?(\d+)(\.\d+)?$ with at most p-s integer digits (leading zeros aside), as a float.
+        # as written (no exponent, sign or stray zeros), no more fraction digits than the type keeps
+        # (so the stored value is the checked one) and at most p-s integer digits, as frames.py reads it
         precision, scale = numeric_precision_scale(column.pg_type)
-        return sql.SQL(
-            "case when translate({r}, {digits}, '') in ('', '+', '-', '.', '+.', '-.') "
-            "and ltrim({r}, '+-') not like '.%' and {r} not like '%.' and pg_input_is_valid({r}, 'float8') "
-            "and length(ltrim(split_part(ltrim({r}, '+-'), '.', 1), '0')) <= {digits_before} then {r}::float8 end"
-        ).format(r=raw, digits=sql.Literal(_DIGITS), digits_before=sql.Literal(precision - scale))
-    if kind == "timestamp":
-        # Fast path: PostgreSQL's own rendering (ISO, UTC: what the shop extract writes) read back
-        # unchanged is a canonical ISO value. A value that looks like one but does not parse raises,
-        # and the gate then leaves the partition to GX (gate.gate_staged).
-        # Otherwise: pandas refuses hour 24 and second 60, which PostgreSQL accepts (and rolls over).
-        return sql.SQL(
-            "case when {r} like '____-__-__ __:__:__%+00' and {r}::timestamptz::text = {r} then {r}::timestamptz "
-            "when {shape} = any({shapes}) and substr({r}, 12, 2) <= '23' "
-            "and (substr({r}, 17, 1) <> ':' or substr({r}, 18, 2) <= '59') "
-            "and pg_input_is_valid({r}, 'timestamptz') then {r}::timestamptz end"
-        ).format(r=raw, shape=_shape(raw), shapes=sql.Literal(TIMESTAMP_SHAPES))
-    if kind == "date":
-        return sql.SQL("case when {shape} = '9999-99-99' and pg_input_is_valid({r}, 'date') then {r}::date end").format(
-            r=raw, shape=_shape(raw)
+        return sql.SQL("{v}::text = {r} and scale({v}) <= {scale} and abs({v}) < {limit}").format(
+            v=value, r=raw, scale=sql.Literal(scale), limit=sql.Literal(10 ** (precision - scale))
         )
-    return raw
-
-
-def _typed_select(entity: Entity, partition_date: date | None = None) -> sql.Composed:
-    """Each contract column typed (null where its text does not parse) beside its staged text."""
-    items = []
-    for column in entity.columns:
-        items.append(sql.SQL("{} as {}").format(_typed(column, partition_date), sql.Identifier(column.name)))
-        if kind_of(column) != "text":
-            items.append(
-                sql.SQL("nullif({}, '') as {}").format(
-                    sql.Identifier(column.name), sql.Identifier(RAW_PREFIX + column.name)
-                )
+    if kind == "timestamp":
+        # PostgreSQL's own rendering (ISO, UTC: what the shop extract writes), else the ISO forms above
+        others = [
+            sql.SQL("({r} like {end} and to_char({v}, {fmt}) = {r})").format(
+                r=raw, v=value, end=sql.Literal("%" + end), fmt=sql.Literal(fmt)
             )
-    # offset 0 keeps the subquery from being flattened, so each cast runs once per row, not once per check.
-    return sql.SQL("select {} from {} offset 0").format(sql.SQL(", ").join(items), sql.Identifier(STAGE_TABLE))
+            for end, fmt in TIMESTAMP_RENDERINGS
+        ]
+        return sql.SQL(" or ").join([sql.SQL("{}::text = {}").format(value, raw), *others])
+    return None
+
+
+def _not_canonical(column: Column) -> sql.Composable | None:
+    """Aggregate: how many of the column's values are not written canonically (None: text, any form)."""
+    value = sql.Identifier("s", column.name)
+    test = _canonical(column, value, sql.Identifier("s", RAW_PREFIX + column.name))
+    if test is None:
+        return None
+    return sql.SQL("count(*) filter (where {} is not null and not ({}))").format(value, test)
 
 
 def _frame_column(name: str) -> sql.Composable:
-    """A column of the partition frame (contract column or helper) as an expression over the subquery."""
+    """A column of the partition frame (contract column or helper) as an expression over the typed rows."""
     if name.startswith(UNPARSED_PREFIX):
-        column = name[len(UNPARSED_PREFIX) :]
-        raw, typed = sql.Identifier("s", RAW_PREFIX + column), sql.Identifier("s", column)
-        return sql.SQL("(case when {typed} is null then {raw} end)").format(typed=typed, raw=raw)
+        # Every value parsed (the typing raises otherwise) as the frame reads it (the checks decline otherwise).
+        return sql.SQL("null::text")
     if name == EVENT_HOUR_COLUMN:
         return sql.SQL("extract(hour from {})::int").format(sql.Identifier("s", "event_time"))
     return sql.Identifier("s", name)
@@ -321,11 +342,13 @@ def _compile(cls: str, kwargs: dict[str, Any], joins: dict[tuple[str, str], str]
 class CompiledSuite:
     spec: SuiteSpec
     checks: list[_Check]
+    canonical: list[str]  # the columns whose writing is checked, by the last aggregates of the query
     query: sql.Composed
 
 
-def compile_suite(spec: SuiteSpec, entity: Entity, partition_date: date | None = None) -> CompiledSuite:
-    """The one SELECT that answers every expectation of `spec` over the staged partition of `entity`."""
+def compile_suite(spec: SuiteSpec, entity: Entity) -> CompiledSuite:
+    """The one SELECT over the typed partition of `entity` that answers every expectation of `spec`,
+    and counts each column's values that are not written canonically."""
     joins: dict[tuple[str, str], str] = {}
     join_sql = []
     for _, kwargs in spec.items:
@@ -351,12 +374,18 @@ def compile_suite(spec: SuiteSpec, entity: Entity, partition_date: date | None =
         check.first = len(aggregates)
         aggregates.extend(check.aggregates)
         checks.append(check)
-    query = sql.SQL("select {aggs} from ({typed}) s {joins}").format(
+    canonical = []
+    for column in entity.columns:
+        count = _not_canonical(column)
+        if count is not None:
+            canonical.append(column.name)
+            aggregates.append(count)
+    query = sql.SQL("select {aggs} from {typed} s {joins}").format(
         aggs=sql.SQL(", ").join(aggregates) if aggregates else sql.SQL("1"),
-        typed=_typed_select(entity, partition_date),
+        typed=sql.Identifier(TYPED_TABLE),
         joins=sql.SQL(" ").join(join_sql),
     )
-    return CompiledSuite(spec, checks, query)
+    return CompiledSuite(spec, checks, canonical, query)
 
 
 # --- reading the answers back as GX would have written them ---------------------------------------
@@ -431,15 +460,21 @@ class SetBasedVerdict:
     success: bool
     failed: list[str]  # expectation types that did not pass (GX then decides and reports)
     result: dict[str, Any]
+    declined: list[str] = field(default_factory=list)  # columns not written canonically: GX decides alone
 
 
-def evaluate(
-    cursor: Any, spec: SuiteSpec, entity: Entity, meta: dict[str, Any], partition_date: date | None = None
-) -> SetBasedVerdict:
-    """Run the compiled suite over the staged partition (in the cursor's transaction)."""
-    compiled = compile_suite(spec, entity, partition_date)
+def evaluate(cursor: Any, spec: SuiteSpec, entity: Entity, meta: dict[str, Any]) -> SetBasedVerdict:
+    """Run the compiled suite over the typed partition (`typed_ddl`, in the cursor's transaction).
+
+    A verdict that `declined` columns (values not written canonically) says nothing: GX decides.
+    """
+    compiled = compile_suite(spec, entity)
     cursor.execute(compiled.query)
     row = cursor.fetchone()
+    first = len(row) - len(compiled.canonical)
+    declined = [name for name, count in zip(compiled.canonical, row[first:], strict=True) if count]
+    if declined:
+        return SetBasedVerdict(success=False, failed=[], result={}, declined=declined)
     results, failed = [], []
     for check in compiled.checks:
         success, body, ids = _answer(check, row, entity)

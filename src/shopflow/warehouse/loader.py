@@ -1,10 +1,12 @@
 """Gate and load one lake partition into the warehouse `raw` schema: the one protocol every caller uses.
 
 One transaction per partition:
-1. COPY the partition's CSV into a temporary all-text staging table (`quality.set_based.stage_ddl`);
-2. the quality gate answers the partition's suite over the staged rows (`quality.gate.gate_staged`);
-3. `load_partition` then replaces the partition in `raw.<source>_<entity>` from the staging table;
-   `gate_partition` stops before that;
+1. COPY the partition's CSV into a temporary all-text staging table (`quality.set_based.stage_ddl`),
+   then cast it once into the contract's types in a second one (`set_based.typed_ddl`: the casts the
+   insert used to do, now shared with the gate);
+2. the quality gate answers the partition's suite over the typed rows (`quality.gate.gate_staged`);
+3. `load_partition` then replaces the partition in `raw.<source>_<entity>` from the typed rows (from
+   the staged text, cast again, when GX decided); `gate_partition` stops before that;
 4. the ledger row and the validation result are written, and the transaction commits.
 
 A failure anywhere rolls the whole partition back, so the previous state stays intact. A partition
@@ -32,7 +34,14 @@ from shopflow.contracts import Entity
 from shopflow.errors import ShopflowError
 from shopflow.lake import Lake, Partition
 from shopflow.quality.outcome import QualityGateError, ValidationOutcome
-from shopflow.quality.set_based import STAGE_TABLE, header_matches, prepare_transaction, stage_ddl
+from shopflow.quality.set_based import (
+    STAGE_TABLE,
+    header_matches,
+    prepare_transaction,
+    stage_ddl,
+    typed_ddl,
+    typed_select,
+)
 from shopflow.quality.suites import KnownInWarehouse, PartitionContext
 from shopflow.warehouse.ops import record_validation, was_rejected, write_ledger
 from shopflow.warehouse.raw_schema import RAW_SCHEMA, ensure_raw_schema
@@ -64,7 +73,8 @@ class LoadResult:
     evaluated_by: str  # "set-based SQL" or "great_expectations"
     read_seconds: float  # lake: get, gunzip, checksum
     gate_seconds: float
-    load_seconds: float  # staging COPY + replace + ledger + commit
+    load_seconds: float  # staging COPY + typing (the casts) + replace + ledger + commit
+    typing_seconds: float = 0.0  # of load_seconds: the casts into the typed table the checks read too
 
 
 def batch_id_for(partition: Partition) -> str:
@@ -85,10 +95,14 @@ def _connection(warehouse: str | Any) -> Iterator[Any]:
         yield warehouse
 
 
-def _stage(conn: Any, entity: Entity, partition: Partition) -> str | None:
-    """COPY the partition into the staging table; None when staged, else why it could not be."""
+def _stage(conn: Any, entity: Entity, partition: Partition) -> tuple[str | None, float | None]:
+    """COPY the partition into the staging table, then cast it once into the typed table.
+
+    Returns (why it could not be staged, or None; the typing's seconds, None when it was not typed).
+    Anything short of typed leaves the partition to GX.
+    """
     if not header_matches(entity, partition.csv_bytes):
-        return "its header is not the contract's columns"
+        return "its header is not the contract's columns", None
     columns = sql.SQL(", ").join(sql.Identifier(c) for c in entity.column_names)
     copy = sql.SQL("copy {} ({}) from stdin with (format csv, header true)").format(
         sql.Identifier(STAGE_TABLE), columns
@@ -100,25 +114,36 @@ def _stage(conn: Any, entity: Entity, partition: Partition) -> str | None:
             cur.copy_expert(copy.as_string(conn), io.BytesIO(partition.csv_bytes))
         except psycopg2.Error as err:
             cur.execute("rollback to savepoint staged")
-            return str(err).strip()
-    return None
+            return str(err).strip(), None
+        cur.execute("savepoint typed")
+        started = time.perf_counter()
+        try:
+            cur.execute(typed_ddl(entity, partition.manifest.dt))
+        except psycopg2.Error:  # a value PostgreSQL refuses: the staged text stays, for GX and the error
+            cur.execute("rollback to savepoint typed")
+            return None, None
+    return None, time.perf_counter() - started
 
 
-def _replace_partition(conn: Any, entity: Entity, partition: Partition) -> None:
-    """Replace the partition's rows by the staged ones, typed (in the caller's transaction)."""
+def _replace_partition(conn: Any, entity: Entity, partition: Partition, *, typed: bool) -> None:
+    """Replace the partition's rows by the staged ones (in the caller's transaction).
+
+    `typed`: the gate's fast path left the rows typed in `TYPED_TABLE` (read as they are); otherwise
+    (GX decided) the staged text is cast here.
+    """
     table = sql.Identifier(RAW_SCHEMA, entity.table)
     columns = sql.SQL(", ").join(sql.Identifier(c) for c in entity.column_names)
-    typed = sql.SQL(", ").join(
-        sql.SQL("nullif({}, '')::{}").format(sql.Identifier(c.name), sql.SQL(c.pg_type)) for c in entity.columns
-    )
+    if typed:
+        select = typed_select(entity)
+    else:
+        casts = sql.SQL(", ").join(
+            sql.SQL("nullif({}, '')::{}").format(sql.Identifier(c.name), sql.SQL(c.pg_type)) for c in entity.columns
+        )
+        select = sql.SQL("select {} from {}").format(casts, sql.Identifier(STAGE_TABLE))
     with conn.cursor() as cur:
         cur.execute(sql.SQL("delete from {} where dt = %s").format(table), (partition.manifest.dt,))
         try:
-            cur.execute(
-                sql.SQL("insert into {} ({}) select {} from {}").format(
-                    table, columns, typed, sql.Identifier(STAGE_TABLE)
-                )
-            )
+            cur.execute(sql.SQL("insert into {} ({}) {}").format(table, columns, select))
         except psycopg2.Error as err:
             raise LoadError(
                 f"{partition.data_key}: insert into {RAW_SCHEMA}.{entity.table} failed, nothing was loaded: "
@@ -190,13 +215,23 @@ def _reject(
 
 
 def _run(
-    lake: Lake, warehouse: str | Any, entity: Entity, dt: date, *, load: bool, expected_batch_id: str | None
+    lake: Lake,
+    warehouse: str | Any,
+    entity: Entity,
+    dt: date,
+    *,
+    load: bool,
+    expected_batch_id: str | None,
+    partition: Partition | None = None,
 ) -> LoadResult:
     from shopflow.quality.gate import gate_staged
 
     started = datetime.now(UTC)
     t_read = time.perf_counter()
-    partition = lake.read_partition(entity, dt)
+    if partition is None:
+        partition = lake.read_partition(entity, dt)
+    elif (partition.manifest.entity, partition.manifest.dt) != (entity.qualified_name, dt):
+        raise ValueError(f"the partition given is {partition.data_key}, not {entity.qualified_name} of {dt}")
     batch_id = batch_id_for(partition)
     if expected_batch_id is not None and expected_batch_id != batch_id:
         raise LoadError(
@@ -209,11 +244,11 @@ def _run(
             t0 = time.perf_counter()
             with conn.cursor() as cur:
                 prepare_transaction(cur)
-            staging_error = _stage(conn, entity, partition)
+            staging_error, typing_seconds = _stage(conn, entity, partition)
             t1 = time.perf_counter()
             with conn.cursor() as cur:
                 outcome = gate_staged(
-                    cur, partition_context(entity, partition), partition.csv_bytes, staged=staging_error is None
+                    cur, partition_context(entity, partition), partition.csv_bytes, typed=typing_seconds is not None
                 )
             t2 = time.perf_counter()
             if not outcome.success:
@@ -225,7 +260,11 @@ def _run(
                         raise LoadError(
                             f"{partition.data_key}: COPY into the staging table failed, nothing was loaded: {staging_error}"
                         )
-                    _replace_partition(conn, entity, partition)
+                    # the typed rows when the checks passed them; the staged text, cast again, when GX did
+                    by_set_based = (
+                        outcome.result.get("meta", {}).get("shopflow", {}).get("evaluated_by") == "set-based SQL"
+                    )
+                    _replace_partition(conn, entity, partition, typed=by_set_based)
                     _ledger(conn, partition, batch_id, "loaded", started, evaluated=outcome.evaluated, failed=0)
             except LoadError as err:
                 conn.rollback()
@@ -255,6 +294,7 @@ def _run(
         read_seconds=t0 - t_read,
         gate_seconds=t2 - t1,
         load_seconds=(t1 - t0) + (t3 - t2),
+        typing_seconds=typing_seconds or 0.0,
     )
 
 
@@ -268,11 +308,18 @@ def gate_partition(lake: Lake, warehouse: str | Any, entity: Entity, dt: date) -
 
 
 def load_partition(
-    lake: Lake, warehouse: str | Any, entity: Entity, dt: date, *, expected_batch_id: str | None = None
+    lake: Lake,
+    warehouse: str | Any,
+    entity: Entity,
+    dt: date,
+    *,
+    expected_batch_id: str | None = None,
+    partition: Partition | None = None,
 ) -> LoadResult:
     """Gate and load raw/<source>/<entity>/dt=<dt>/ into raw.<source>_<entity>, replacing that partition.
 
-    The gate always runs, in the load's transaction (it costs about as much as the load). With
-    `expected_batch_id` (from `gate_partition`), a partition that changed since is refused.
+    The gate always runs, in the load's transaction. With `expected_batch_id` (from `gate_partition`), a
+    partition that changed since is refused. `partition`: the partition already read from the lake
+    (`Lake.read_partition`, checked against its manifest), e.g. by a caller reading ahead.
     """
-    return _run(lake, warehouse, entity, dt, load=True, expected_batch_id=expected_batch_id)
+    return _run(lake, warehouse, entity, dt, load=True, expected_batch_id=expected_batch_id, partition=partition)
