@@ -186,12 +186,17 @@ def test_transform_waits_for_every_raw_table_and_runs_one_task_per_model(dagbag,
             assert task.upstream_task_ids == {producer.task_id} and task.trigger_rule == "all_done", uid
         assert task.model_unique_id == uid and task.producer_task_id == producer.task_id
         assert task.base_cmd == ["build"], uid  # a retried or cleared model runs `dbt build --select` it
-    # Every data test counts for exactly one model: the one it is attached to (not every model it reads).
-    counted = [t for ids in producer.tests_per_model.values() for t in ids]
-    assert sorted(counted) == sorted(tests)
+    # Every data test counts for a model: a generic test for the one it is attached to only (not every
+    # model it reads), a singular test (no attached model, e.g. a reconciliation) for each model it reads.
+    counted: dict[str, set[str]] = {}
     for model, ids in producer.tests_per_model.items():
         for test in ids:
-            assert nodes[test].get("attached_node", model) == model, test
+            counted.setdefault(test, set()).add(model)
+    assert set(counted) == tests
+    for test, counted_for in counted.items():
+        attached = nodes[test].get("attached_node")
+        read = {p for p in nodes[test]["depends_on"]["nodes"] if p in models}
+        assert counted_for == ({attached} if attached in read else read), test
     validate = transform.get_task("validate_marts")
     assert [a.uri for a in validate.outlets] == ["warehouse://marts/"]
     leaves = {t for t in model_tasks if not transform.get_task(t).downstream_task_ids - {"validate_marts"}}
