@@ -15,7 +15,9 @@ help: ## list the targets
 
 setup: ## install uv when missing and create .venv from uv.lock (idempotent)
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
-	@$(UV) sync --frozen --quiet
+	@# Bytecode compiled once: every Airflow task is a new Python process, and without .pyc files (or with
+	@# PYTHONDONTWRITEBYTECODE set) each one compiles Airflow, Cosmos and dbt again (docs/orchestration.md).
+	@$(UV) sync --frozen --quiet --compile-bytecode
 	@echo "environment ready: $(BIN) ($$($(BIN)/python --version))"
 
 DOCS_ASSETS := great_expectations/assets

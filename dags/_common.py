@@ -19,8 +19,13 @@ from shopflow import alerts
 from shopflow.config import AirflowSettings
 from shopflow.contracts import get_entity
 from shopflow.orchestration import schedule, steps
+from shopflow.telemetry import disable_usage_telemetry
 
 log = logging.getLogger(__name__)
+
+# Every DAG file imports this module first: the tools its tasks import later (dbt, Great Expectations)
+# find their usage telemetry off, whatever the deployment's environment says.
+disable_usage_telemetry()
 
 OWNER = "data-platform"
 # A fixed date per deployment (SHOPFLOW_START_DATE, default 2026-01-01), never derived from the clock:

@@ -1,21 +1,36 @@
-"""The `transform` DAG: dbt models and tests through Cosmos, then the marts published to the dashboards."""
+"""The `transform` DAG: one dbt build followed model by model through Cosmos, then the marts published."""
 
 from __future__ import annotations
 
-from airflow.sdk import dag, get_current_context, task
+from airflow.sdk import TriggerRule, dag, get_current_context, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+from cosmos import settings as cosmos_settings
+from cosmos.constants import (
+    PRODUCER_WATCHER_TASK_ID,
+    DbtResourceType,
+    ExecutionMode,
+    InvocationMode,
+    LoadMode,
+    TestBehavior,
+)
 
 from _common import DAG_FAILURE_CALLBACK, DEFAULT_ARGS, MARTS_ASSET, START_DATE, raw_asset, set_dbt_profile_env
+from _dbt_watcher import model_converter
 from shopflow.contracts import LOAD_ORDER
 from shopflow.orchestration import steps
-from shopflow.orchestration.dbt_manifest import MANIFEST_PATH, TRANSFORM_DIR
+from shopflow.orchestration.dbt_manifest import MANIFEST_PATH, TRANSFORM_DIR, tests_by_model
+from shopflow.telemetry import DBT_NO_USAGE_STATS_FLAG
+
+# Cosmos' telemetry listeners are loaded with Airflow's plugins, before any DAG file, so they have read
+# [cosmos] enable_telemetry already; they check this value each time they would send.
+cosmos_settings.enable_telemetry = False
 
 if not MANIFEST_PATH.exists():
     raise FileNotFoundError(
         f"{MANIFEST_PATH} does not exist: the transform DAG is rendered from dbt's manifest. Build it with "
         "`shopflow airflow manifest` (dbt parse; `shopflow airflow up` does it at start)"
     )
+TESTS_PER_MODEL = tests_by_model(MANIFEST_PATH)
 
 
 @dag(
@@ -37,11 +52,14 @@ def transform():
     tables have been loaded since the last run, so a day's ingestion DAGs finishing triggers one
     transform, and a catchup of many days triggers as few as the loads allow.
 
-    * **dbt** (Cosmos `DbtTaskGroup`): one task per dbt model that runs `dbt build` for it, its
-      data tests and unit tests included, in the dependency order of the manifest
-      (`transform/target/manifest.json`, rebuilt by `shopflow airflow manifest`); staging and
-      intermediate models are views, marts tables with enforced contracts. dbt's tests are the
-      marts' quality gate: a failing test fails its model's task and nothing downstream runs.
+    * **dbt** (Cosmos `DbtTaskGroup`, watcher execution mode): `dbt_producer_watcher` runs ONE
+      `dbt build` of the whole project (models, data tests, unit tests; the manifest
+      `transform/target/manifest.json` is rebuilt by `shopflow airflow manifest`), and each model has
+      its own task, `<model>_model_build`, in dbt's lineage order, which turns green once the build
+      reports the model built and every data test attached to it passed (its log shows dbt's result).
+      Retrying or clearing a model's task runs `dbt build --select <model>` in that task.
+      Staging and intermediate models are views, marts tables with enforced contracts.
+      dbt's tests are the marts' quality gate: a failing test fails its model's task.
     * **publish_marts**: updates the asset `warehouse://marts/`, which triggers `dashboards`, with
       the date the warehouse is complete through and each mart's row count as the event's extra.
     """
@@ -51,17 +69,30 @@ def transform():
         profile_config=ProfileConfig(
             profile_name="shopflow", target_name="warehouse", profiles_yml_filepath=TRANSFORM_DIR / "profiles.yml"
         ),
-        execution_config=ExecutionConfig(execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER),
+        # One `dbt build` in the producer task, one watching task per model (docs/orchestration.md).
+        execution_config=ExecutionConfig(
+            execution_mode=ExecutionMode.WATCHER,
+            # A retried model's task runs dbt in its own process: no second interpreter start-up.
+            invocation_mode=InvocationMode.DBT_RUNNER,
+            # The producer runs the dbt CLI and reads its JSON log as dbt writes it. In-process, Cosmos
+            # handles every dbt event in dbt's own threads, pushing XComs behind one lock: a slower build.
+            setup_operator_args={"invocation_mode": InvocationMode.SUBPROCESS},
+        ),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
+            # A model's task stands for the model and its tests, as under `dbt build` (see _dbt_watcher).
             test_behavior=TestBehavior.BUILD,
-            # A test across models (relationships) gets its own task after all of them: run inside
-            # one model's `dbt build`, it would query a model that is not built yet.
-            should_detach_multiple_parents_tests=True,
+            node_converters={DbtResourceType.MODEL: model_converter(TESTS_PER_MODEL)},
+            # A test across models runs inside the one build, after both models: no task of its own.
+            should_detach_multiple_parents_tests=False,
             # The marts asset below is emitted once, after every model and test has passed.
             emit_datasets=False,
         ),
-        operator_args={"install_deps": False, "interceptors": [set_dbt_profile_env]},
+        operator_args={
+            "install_deps": False,
+            "interceptors": [set_dbt_profile_env],
+            "dbt_cmd_global_flags": [DBT_NO_USAGE_STATS_FLAG],
+        },
     )
 
     @task(outlets=[MARTS_ASSET])
@@ -70,6 +101,17 @@ def transform():
         get_current_context()["outlet_events"][MARTS_ASSET].extra = summary
         return summary
 
+    producer = dbt.dag.get_task(f"{dbt.group_id}.{PRODUCER_WATCHER_TASK_ID}")
+    # Cosmos files a test across models under each model it reads, so a model's status would wait for
+    # models built after it; the producer counts each test for the model it is attached to instead.
+    producer.tests_per_model = TESTS_PER_MODEL
+    # The models' tasks read the producer's report once its build is over (trigger rule "all_done",
+    # whatever the build's outcome): none waits in a worker slot while dbt runs, and none can hold the
+    # slot a producer retry needs. docs/orchestration.md compares this with following the build live.
+    for watcher in dbt.children.values():
+        if watcher is not producer and not watcher.upstream_task_ids:
+            producer >> watcher
+            watcher.trigger_rule = TriggerRule.ALL_DONE
     dbt >> publish_marts()
 
 

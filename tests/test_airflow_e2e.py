@@ -3,7 +3,9 @@
 Airflow reads its configuration once per process, so every `dag.test()` runs in a subprocess (this
 file run as a script) with a private AIRFLOW_HOME, a SQLite metadata database and the data settings
 of an isolated shop/warehouse/bucket on the session's test stack. The assertions read the warehouse
-and the lake directly.
+and the lake directly. Every Python process of those runs (the dbt CLI the transform DAG starts included)
+records the outside hosts it tries to reach (tests/outbound_guard); none may, whatever the environment
+asks of the tools' usage telemetry.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -19,9 +22,16 @@ from pathlib import Path
 
 import pytest
 
+from shopflow.telemetry import USAGE_TELEMETRY_OFF
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
+OUTBOUND_GUARD = Path(__file__).parent / "outbound_guard"
+# What a run's logs show when a tool tried to send usage telemetry (endpoints, Cosmos' warning).
+TELEMETRY_IN_LOGS = re.compile(
+    r"scarf\.sh|sinter-collect|posthog|segment\.io|Unable to emit usage metrics|usage metrics to", re.IGNORECASE
+)
 DAGS_DIR = ROOT / "dags"
 DAY1, DAY2 = date(2026, 3, 2), date(2026, 3, 3)
 SCALE, SEED = 0.2, 11
@@ -115,6 +125,22 @@ class Airflow:
         self.timings.extend((r["dag_id"], r["day"], r["seconds"]) for r in results)
         return results
 
+    def outbound_attempts(self) -> list[str]:
+        """Hosts outside this machine that a process of the runs tried to resolve or connect to."""
+        log = self.workdir / "outbound.log"
+        return log.read_text().splitlines() if log.exists() else []
+
+    def telemetry_log_lines(self) -> list[str]:
+        """Lines of the runs' logs (the driver's output and every task log) that mention usage telemetry."""
+        logs = [self.workdir / "driver.log", *Path(self.env["AIRFLOW_HOME"], "logs").rglob("*.log")]
+        return [
+            f"{path.name}: {line.strip()[:300]}"
+            for path in logs
+            if path.is_file()
+            for line in path.read_text(errors="replace").splitlines()
+            if TELEMETRY_IN_LOGS.search(line)
+        ]
+
     def failed_tasks_report(self, results: list[dict]) -> str:
         return json.dumps([{r["dag_id"]: {t: s for t, s in r["tasks"].items() if s[0] != "success"}} for r in results])
 
@@ -138,7 +164,11 @@ def pipeline(isolated_settings, tmp_path_factory):
     home = workdir / "airflow-home"
     home.mkdir()
     build_manifest(settings)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "METABASE_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AIRFLOW", "METABASE_")) and k not in USAGE_TELEMETRY_OFF
+    }
     env.update(
         {
             "AIRFLOW_HOME": str(home),
@@ -158,6 +188,11 @@ def pipeline(isolated_settings, tmp_path_factory):
             "SHOPFLOW_SIMULATION_SCALE": str(SCALE),
             "SHOPFLOW_SIMULATION_SEED": str(SEED),
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            # The environment asks for usage telemetry: the platform's own code paths must keep it off.
+            "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "True",
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "true",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(OUTBOUND_GUARD), os.environ.get("PYTHONPATH")])),
+            "SHOPFLOW_OUTBOUND_LOG": str(workdir / "outbound.log"),
         }
     )
     started = time.monotonic()
@@ -225,8 +260,11 @@ def test_transform_builds_the_marts_and_publishes_them(pipeline):
     settings, _airflow, results = pipeline
     transforms = [r for r in results if r["dag_id"] == "transform"]
     assert len(transforms) == 2
-    dbt_tasks = [t for t in transforms[-1]["tasks"] if t.startswith("dbt.")]
+    dbt_tasks = {t: s for t, s in transforms[-1]["tasks"].items() if t.startswith("dbt.")}
     assert len(dbt_tasks) > 10, dbt_tasks
+    # One dbt build (the watcher producer); every model's task read its outcome at its first try,
+    # without falling back to a dbt run of its own (Cosmos' EmptyOperator gate may show try 0).
+    assert all(state == "success" and tries <= 1 for state, tries in dbt_tasks.values()), dbt_tasks
     assert transforms[-1]["tasks"]["publish_marts"][0] == "success"
     # Every load emitted its raw asset and every transform the marts asset.
     events = transforms[-1]["asset_events"]
@@ -306,6 +344,13 @@ def test_corrupted_partition_fails_the_gate_and_nothing_downstream_runs(pipeline
     assert lake.list_keys(partition_prefix(EVENTS, DAY2, zone="quarantine")), (
         "the rejected partition was not quarantined"
     )
+
+
+def test_no_run_reached_outside_or_logged_usage_telemetry(pipeline):
+    # Last in this module: it covers every run above (two days, the re-run, the rejected partition).
+    _settings, airflow, _results = pipeline
+    assert airflow.outbound_attempts() == []
+    assert airflow.telemetry_log_lines() == []
 
 
 if __name__ == "__main__":

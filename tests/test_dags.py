@@ -179,24 +179,54 @@ def test_transform_waits_for_every_raw_table_and_runs_one_task_per_model(dagbag,
     assert type(condition).__name__ == "AssetAll"
     scheduled_on = {a.uri for a in condition.objects}
     assert scheduled_on == {f"warehouse://raw/{get_entity(n).table}" for n in LOAD_ORDER}
-    nodes = json.loads(manifest.read_text())["nodes"].values()
-    models = {n["name"] for n in nodes if n["resource_type"] == "model"}
-    cross_model_tests = {
-        n["name"] for n in nodes if n["resource_type"] == "test" and len(set(n["depends_on"]["nodes"])) > 1
-    }
-    dbt_tasks = {t.task_id.removeprefix("dbt.") for t in transform.tasks if t.task_id.startswith("dbt.")}
-    # One `dbt build` task per model (its single-model tests and unit tests inside it), plus one task
-    # per test that spans models, downstream of every model it reads.
-    assert {t.removesuffix("_model_build") for t in dbt_tasks if t.endswith("_model_build")} == models
-    assert {t.removesuffix("_test") for t in dbt_tasks if not t.endswith("_model_build")} == cross_model_tests
-    for name in cross_model_tests:
-        upstream = transform.get_task(f"dbt.{name}_test").upstream_task_ids
-        assert len(upstream) >= 2 and all(u.endswith("_model_build") for u in upstream), (name, upstream)
+    nodes = json.loads(manifest.read_text())["nodes"]
+    models = {uid: n for uid, n in nodes.items() if n["resource_type"] == "model"}
+    tests = {uid for uid, n in nodes.items() if n["resource_type"] == "test"}
+    # One dbt build for the whole project (the watcher producer), one task per model following it.
+    producer = transform.get_task("dbt.dbt_producer_watcher")
+    assert producer.base_cmd == ["build"] and not producer.select and producer.upstream_task_ids == set()
+    assert producer.invocation_mode.value == "subprocess"  # its JSON log is read as dbt writes it
+    dbt_tasks = {t.task_id for t in transform.tasks if t.task_id.startswith("dbt.")}
+    model_tasks = {f"dbt.{n['name']}_model_build" for n in models.values()}
+    assert dbt_tasks == model_tasks | {"dbt.dbt_producer_watcher", "dbt.dbt_producer_watcher_done"}
+    for uid, node in models.items():
+        task = transform.get_task(f"dbt.{node['name']}_model_build")
+        parents = {f"dbt.{nodes[p]['name']}_model_build" for p in node["depends_on"]["nodes"] if p in models}
+        if parents:
+            assert task.upstream_task_ids == parents, uid  # the dbt lineage, for "clear downstream"
+        else:  # a first model reads the producer's report once the build is over, whatever its outcome
+            assert task.upstream_task_ids == {producer.task_id} and task.trigger_rule == "all_done", uid
+        assert task.model_unique_id == uid and task.producer_task_id == producer.task_id
+        assert task.base_cmd == ["build"], uid  # a retried or cleared model runs `dbt build --select` it
+    # Every data test counts for a model: a generic test for the one it is attached to only (not every
+    # model it reads), a singular test (no attached model, e.g. a reconciliation) for each model it reads.
+    counted: dict[str, set[str]] = {}
+    for model, ids in producer.tests_per_model.items():
+        for test in ids:
+            counted.setdefault(test, set()).add(model)
+    assert set(counted) == tests
+    for test, counted_for in counted.items():
+        attached = nodes[test].get("attached_node")
+        read = {p for p in nodes[test]["depends_on"]["nodes"] if p in models}
+        assert counted_for == ({attached} if attached in read else read), test
     publish = transform.get_task("publish_marts")
     assert [a.uri for a in publish.outlets] == ["warehouse://marts/"]
-    assert all(t.startswith("dbt.") for t in publish.upstream_task_ids) and publish.upstream_task_ids
+    leaves = {t for t in model_tasks if not transform.get_task(t).downstream_task_ids - {"publish_marts"}}
+    assert publish.upstream_task_ids == leaves | {"dbt.dbt_producer_watcher_done"}
     dashboards = dagbag.dags["dashboards"]
     assert {a.uri for a in dashboards.timetable.asset_condition.objects} == {"warehouse://marts/"}
+
+
+def test_parsing_the_dags_turns_usage_telemetry_off(dagbag):
+    from cosmos import settings as cosmos_settings
+    from cosmos.telemetry import should_emit
+
+    from shopflow.telemetry import USAGE_TELEMETRY_OFF
+
+    assert cosmos_settings.enable_telemetry is False and should_emit() is False
+    assert {name: os.environ.get(name) for name in USAGE_TELEMETRY_OFF} == USAGE_TELEMETRY_OFF
+    producer = dagbag.dags["transform"].get_task("dbt.dbt_producer_watcher")
+    assert "--no-send-anonymous-usage-stats" in producer.dbt_cmd_global_flags
 
 
 def test_simulate_shop_exists_only_where_sources_are_simulated(manifest, dagbag, monkeypatch):
@@ -323,6 +353,7 @@ def test_partition_loaded_reads_the_load_ledger(source):
 def test_local_airflow_environment(tmp_path):
     from shopflow.config import Settings
     from shopflow.orchestration import local_airflow as la
+    from shopflow.telemetry import USAGE_TELEMETRY_OFF
 
     settings = Settings.from_env({"SHOPFLOW_AIRFLOW_PORT": "58999"}, state_dir=tmp_path)
     airflow = la.local_airflow(settings, start=date(2026, 11, 22))
@@ -338,6 +369,8 @@ def test_local_airflow_environment(tmp_path):
     assert env["AIRFLOW__LOGGING__BASE_LOG_FOLDER"].startswith(str(tmp_path / "logs" / "airflow"))
     assert env["SHOPFLOW_SIMULATE_SOURCES"] == "true"
     assert env["AIRFLOW_CONN_SHOPFLOW_WAREHOUSE"] == settings.warehouse_dsn
+    # Every component (the scheduler runs Cosmos' DAG-run listener) starts with usage telemetry off.
+    assert USAGE_TELEMETRY_OFF.items() <= env.items()
     path_first = la.process_environment(airflow, base={"PATH": "/usr/bin"})["PATH"].split(os.pathsep)[0]
     assert path_first == str(Path(sys.executable).parent)
     live = la.local_airflow(Settings.from_env({"SHOPFLOW_SIMULATE_SOURCES": "false"}, state_dir=tmp_path))

@@ -324,6 +324,11 @@ def process_environment(overrides: Mapping[str, str] | None = None) -> dict[str,
     return {**os.environ, **(overrides or {})}
 
 
+def export_to_process(values: Mapping[str, str]) -> None:
+    """Set `values` in this process's environment for good (switches libraries read at import)."""
+    os.environ.update(values)
+
+
 @contextmanager
 def environment_overrides(values: Mapping[str, str]) -> Iterator[None]:
     """Set `values` in this process's environment for the duration (for libraries that read it, like dbt)."""

@@ -7,6 +7,7 @@ on demand, and an image build should do it once (`dbt parse` needs no database c
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -29,3 +30,21 @@ def build_manifest(settings: Settings, path: Path = MANIFEST_PATH) -> tuple[Path
     result.result.writable_manifest().write(str(partial))
     os.replace(partial, path)
     return path, time.monotonic() - started
+
+
+def tests_by_model(path: Path = MANIFEST_PATH) -> dict[str, list[str]]:
+    """Each model's data tests (unique ids), a test across models counted for the model it is attached to.
+
+    dbt attaches a generic test to the model whose YAML declares it (`attached_node`): a relationships
+    test on fact_orders.customer_key belongs to fact_orders, although it also reads dim_customers.
+    """
+    nodes = json.loads(path.read_text())["nodes"]
+    tests: dict[str, list[str]] = {}
+    for unique_id, node in nodes.items():
+        if node["resource_type"] != "test":
+            continue
+        parents = [p for p in node["depends_on"]["nodes"] if p.startswith("model.")]
+        attached = node.get("attached_node")
+        for model in [attached] if attached in parents else parents:
+            tests.setdefault(model, []).append(unique_id)
+    return tests

@@ -30,6 +30,7 @@ from typing import IO
 from shopflow import config
 from shopflow.config import PROJECT_ROOT, AirflowSettings, ConfigError, Settings, SimulationSettings, variable_name
 from shopflow.services.process import ServiceError, port_is_free
+from shopflow.telemetry import USAGE_TELEMETRY_OFF
 
 PORT_ENV = variable_name(AirflowSettings, "port")
 START_DATE_ENV = variable_name(AirflowSettings, "start_date_override")
@@ -141,6 +142,11 @@ def local_airflow(settings: Settings, start: date | None = None) -> LocalAirflow
         "SHOPFLOW_STATE_DIR": str(settings.state_dir),
         START_DATE_ENV: start.isoformat(),
         "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos-cache"),
+        # The watcher producer would otherwise rewrite a Variable holding every model's status after
+        # each dbt node (for a retry after a hard kill); without it a graceful failure still keeps them.
+        "AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY": "False",
+        # No usage telemetry from Airflow, Cosmos (its DAG-run listener runs in the scheduler), dbt, GX.
+        **USAGE_TELEMETRY_OFF,
         # The same connections the container entrypoint derives, for hooks and the UI.
         "AIRFLOW_CONN_SHOPFLOW_SHOP": settings.shop_dsn,
         "AIRFLOW_CONN_SHOPFLOW_WAREHOUSE": settings.warehouse_dsn,

@@ -9,12 +9,15 @@ from __future__ import annotations
 import re
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
-
-from dbt.cli.main import dbtRunner, dbtRunnerResult
 
 from shopflow.config import PROJECT_ROOT, Settings, environment_overrides, load_settings
 from shopflow.errors import ShopflowError
+from shopflow.telemetry import DBT_NO_USAGE_STATS_FLAG
+
+if TYPE_CHECKING:
+    from dbt.cli.main import dbtRunnerResult
 
 TRANSFORM_DIR = PROJECT_ROOT / "transform"
 DBT_SCHEMA = "analytics"
@@ -104,9 +107,21 @@ def run_dbt(args: list[str], settings: Settings | None = None) -> dbtRunnerResul
         raise TransformError("run_dbt needs a dbt command, e.g. ['build']")
     settings = settings or load_settings()
     target_path, log_path = _artifact_dirs(settings)
-    full_args = [*args, "--project-dir", str(TRANSFORM_DIR), "--profiles-dir", str(TRANSFORM_DIR)]
+    # The flag outranks DBT_SEND_ANONYMOUS_USAGE_STATS and the project's flags: no usage events, ever.
+    full_args = [
+        *args,
+        DBT_NO_USAGE_STATS_FLAG,
+        "--project-dir",
+        str(TRANSFORM_DIR),
+        "--profiles-dir",
+        str(TRANSFORM_DIR),
+    ]
     # Paths as environment variables: every command reads them, while `dbt debug` rejects the flags.
     environment = {**dbt_env(settings), "DBT_TARGET_PATH": str(target_path), "DBT_LOG_PATH": str(log_path)}
+    # Imported here: importing dbt costs seconds, and `dbt_env` (the Airflow tasks' profile variables)
+    # must not pay for it.
+    from dbt.cli.main import dbtRunner
+
     with _DBT_LOCK, environment_overrides(environment):
         result = dbtRunner().invoke(full_args)
     if not result.success:
