@@ -28,10 +28,11 @@ data-docs-assets: ## npm packages Data Docs pages load (jQuery, Bootstrap, ...),
 	  npm ci --prefix $(DOCS_ASSETS) --no-audit --no-fund --ignore-scripts --loglevel=error && echo "Data Docs assets installed in $(DOCS_ASSETS)/node_modules"; \
 	fi
 
-system-deps: ## Debian packages the tests use (chromium for screenshots, docker-compose to validate the compose file)
+system-deps: ## Debian packages the tests use (chromium for screenshots, docker-compose to read the compose file, redis-server for the compose rehearsal)
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v docker-compose >/dev/null 2>&1 || missing="$$missing docker-compose"; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages:$$missing (install them as root)"; exit 1; fi; \
 	  echo "installing Debian packages:$$missing"; \

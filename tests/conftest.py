@@ -211,3 +211,17 @@ def demo_run(isolated_settings):
 def built_warehouse(demo_run):
     """Settings whose warehouse holds the demo pipeline's raw tables and dbt marts."""
     return demo_run[0]
+
+
+@pytest.fixture(scope="session")
+def image_root(tmp_path_factory) -> Path:
+    """/opt/shopflow of the image, rehearsed: the locked install (build stage) and the runtime copies.
+
+    Session-wide so the install runs once for tests/test_image_install.py and the compose rehearsal.
+    """
+    from tests.image_build import copy_runtime_files, install_locked_environment
+
+    build = tmp_path_factory.mktemp("image") / "opt-shopflow"
+    install_locked_environment(build)
+    copy_runtime_files(build)
+    return build

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -28,48 +27,14 @@ ENTRYPOINT = ROOT / "docker" / "entrypoint.py"
 # /usr/local/bin names the Dockerfile gives to the repository's scripts.
 IMAGE_SCRIPTS = {"airflow-init": ROOT / "docker" / "airflow-init.sh", "shopflow-entrypoint": ENTRYPOINT}
 
-pytestmark = pytest.mark.slow
-
-
-def uv_command() -> list[str]:
-    """uv as `make setup` installs it: the `uv` program, or the module of the system Python."""
-    if shutil.which("uv"):
-        return [shutil.which("uv")]
-    for python in (sys.executable, shutil.which("python3")):
-        if (
-            python
-            and subprocess.run([python, "-m", "uv", "--version"], capture_output=True, check=False).returncode == 0
-        ):
-            return [python, "-m", "uv"]
-    pytest.skip("uv is not installed (make setup installs it)")
+# One install for this module and the compose rehearsal: same xdist worker, one session fixture.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("image")]
 
 
 @pytest.fixture(scope="module")
-def image_env(tmp_path_factory) -> Path:
-    """The build stage's `uv sync`, into an empty directory; returns the environment's bin/."""
-    build = tmp_path_factory.mktemp("image") / "opt-shopflow"
-    build.mkdir()
-    for name in ("pyproject.toml", "uv.lock", "README.md"):
-        shutil.copy(ROOT / name, build / name)
-    shutil.copytree(ROOT / "src", build / "src", ignore=shutil.ignore_patterns("__pycache__"))
-    env = {
-        **os.environ,
-        "UV_PROJECT_ENVIRONMENT": str(build / ".venv"),
-        "UV_PYTHON_DOWNLOADS": "never",
-        "UV_LINK_MODE": "copy",
-        "VIRTUAL_ENV": "",
-    }
-    result = subprocess.run(
-        [*uv_command(), "sync", "--frozen", "--no-dev", "--extra", "celery"],
-        cwd=build,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return build / ".venv" / "bin"
+def image_env(image_root) -> Path:
+    """The environment's bin/ after the build stage's `uv sync` (tests/image_build.py)."""
+    return image_root / ".venv" / "bin"
 
 
 @pytest.fixture(scope="module")
