@@ -33,14 +33,20 @@ ISOLATED_VARS = (
 
 
 # `make test` runs two xdist workers with --dist loadfile: each file stays on one worker, so its module
-# fixtures are built once. The demo pipeline (session fixture `demo_run`) would run once per worker
-# that asks for it, so the files using it are scheduled as one unit (`pytest_xdist_make_scheduler`).
-DEMO_RUN_FIXTURES = {"demo_run", "built_warehouse"}
-DEMO_RUN_FILES = {
-    "tests/test_end_to_end.py",
-    "tests/test_dashboards_browser.py",
-    "tests/test_dashboards_warehouse.py",
-    "tests/test_pii.py",
+# fixtures are built once. A session fixture that is costly to build would be built once per worker
+# that asks for it, so the files sharing one are scheduled as one unit (`pytest_xdist_make_scheduler`):
+# the demo pipeline (`demo_run`) and the image install (`image_root`).
+SHARED_SESSION_FILES = {
+    "demo_run": (
+        {"demo_run", "built_warehouse"},
+        {
+            "tests/test_end_to_end.py",
+            "tests/test_dashboards_browser.py",
+            "tests/test_dashboards_warehouse.py",
+            "tests/test_pii.py",
+        },
+    ),
+    "image_root": ({"image_root"}, {"tests/test_image_install.py", "tests/test_compose_rehearsal.py"}),
 }
 
 
@@ -56,18 +62,18 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.integration)
         else:
             item.add_marker(pytest.mark.unit)
-    strays = sorted(
-        {
-            item.nodeid.split("::", 1)[0]
-            for item in items
-            if DEMO_RUN_FIXTURES & set(getattr(item, "fixturenames", ()))
-            and item.nodeid.split("::", 1)[0] not in DEMO_RUN_FILES
-        }
-    )
-    if strays:
-        raise pytest.UsageError(
-            f"{', '.join(strays)} use the demo warehouse: add them to DEMO_RUN_FILES in tests/conftest.py"
+    for group, (fixtures, files) in SHARED_SESSION_FILES.items():
+        strays = sorted(
+            {
+                item.nodeid.split("::", 1)[0]
+                for item in items
+                if fixtures & set(getattr(item, "fixturenames", ())) and item.nodeid.split("::", 1)[0] not in files
+            }
         )
+        if strays:
+            raise pytest.UsageError(
+                f"{', '.join(strays)} use {group}: add them to SHARED_SESSION_FILES in tests/conftest.py"
+            )
 
 
 @pytest.hookimpl(optionalhook=True)  # an xdist hook: unknown when xdist is off (TEST_WORKERS=0)
@@ -76,12 +82,12 @@ def pytest_xdist_make_scheduler(config, log):
         return None
     from xdist.scheduler import LoadFileScheduling
 
-    class DemoFilesTogether(LoadFileScheduling):
+    class SharedFixturesTogether(LoadFileScheduling):
         def _split_scope(self, nodeid: str) -> str:
             scope = super()._split_scope(nodeid)
-            return "demo_run" if scope in DEMO_RUN_FILES else scope
+            return next((group for group, (_, files) in SHARED_SESSION_FILES.items() if scope in files), scope)
 
-    return DemoFilesTogether(config, log)
+    return SharedFixturesTogether(config, log)
 
 
 def _block_is_free(base: int, size: int) -> bool:

@@ -28,7 +28,7 @@ ENTRYPOINT = ROOT / "docker" / "entrypoint.py"
 IMAGE_SCRIPTS = {"airflow-init": ROOT / "docker" / "airflow-init.sh", "shopflow-entrypoint": ENTRYPOINT}
 
 # One install for this module and the compose rehearsal: same xdist worker, one session fixture.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("image")]
+pytestmark = pytest.mark.slow  # on one xdist worker with the compose rehearsal (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
