@@ -9,10 +9,14 @@ from datetime import date
 import psycopg2
 
 from shopflow.config import Settings
+from shopflow.contracts import ENTITIES
 from shopflow.lake import Lake
 from shopflow.services.s3 import s3_client
 from shopflow.sources.fakestore_client import fetch_products
 from shopflow.sources.shop_simulator import simulate_days
+
+# Each entity ("shop.orders") and its raw table ("raw.shop_orders").
+RAW_TABLES = {name: f"raw.{entity.table}" for name, entity in ENTITIES.items()}
 
 
 def simulate(settings: Settings, first: date, last: date, scale: float = 1.0, seed: int = 7) -> list:

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from shopflow.telemetry import USAGE_TELEMETRY_OFF
+from tests.pipeline_helpers import RAW_TABLES
 
 pytestmark = pytest.mark.slow
 
@@ -36,13 +37,6 @@ DAGS_DIR = ROOT / "dags"
 DAY1, DAY2 = date(2026, 3, 2), date(2026, 3, 3)
 SCALE, SEED = 0.2, 11
 INGESTION = ("ingest_fakestore", "ingest_shop", "ingest_clickstream")
-RAW_TABLES = {
-    "fakestore.products": "raw.fakestore_products",
-    "shop.customers": "raw.shop_customers",
-    "shop.orders": "raw.shop_orders",
-    "shop.order_items": "raw.shop_order_items",
-    "clickstream.events": "raw.clickstream_events",
-}
 
 
 # --- the driver: runs inside the subprocess ----------------------------------------------------------

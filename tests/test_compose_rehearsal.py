@@ -34,6 +34,7 @@ import pytest
 from tests.compose_rehearsal import PG_INIT, Rehearsal, compose_config, http_ok
 from tests.conftest import make_state_dir
 from tests.image_build import data_docs_assets_command
+from tests.pipeline_helpers import RAW_TABLES
 
 # On the same xdist worker as tests/test_image_install.py (tests/conftest.py): one `image_root` install.
 pytestmark = pytest.mark.slow
@@ -42,13 +43,6 @@ WORKERS = ("airflow-worker-1", "airflow-worker-2")
 DAILY_DAGS = ("simulate_shop", "ingest_fakestore", "ingest_shop", "ingest_clickstream")
 KILLED_DAG, KILLED_TASK, KILLED_ENTITY = "ingest_fakestore", "load_products", "fakestore.products"
 LOCKED_TABLE = "raw.fakestore_products"
-RAW_TABLES = {
-    "fakestore.products": "raw.fakestore_products",
-    "shop.customers": "raw.shop_customers",
-    "shop.orders": "raw.shop_orders",
-    "shop.order_items": "raw.shop_order_items",
-    "clickstream.events": "raw.clickstream_events",
-}
 # The transform DAG runs one Celery task per dbt model, each parsing the project: minutes on 2 cores.
 STORY_TIMEOUT = 1500
 
