@@ -89,8 +89,7 @@ def _start_postgres(r: Rehearsal, env: dict[str, str]):
     from shopflow.services.postgres import EmbeddedPostgres
 
     state = make_state_dir("shopflow-rehearsal-pg-")  # as root the server runs as 'nobody', which must reach it
-    settings = dataclasses.replace(
-        load_settings(),
+    settings = load_settings().replace(
         state_dir=state,
         pg_port=r.ports["postgres"],
         pg_user="postgres",
@@ -355,8 +354,7 @@ def test_the_scheduler_ran_the_day_through_celery_and_the_warehouse_has_it(story
     assert all(queue == "default" for _e, queue in executors), executors
 
     r = story.rehearsal
-    settings = dataclasses.replace(
-        load_settings(),
+    settings = load_settings().replace(
         s3_endpoint_external=r.url("seaweedfs"),
         s3_access_key=story.env["S3_ACCESS_KEY"],
         s3_secret_key=story.env["S3_SECRET_KEY"],

@@ -117,7 +117,7 @@ def test_data_docs_index_lists_the_validations_offline(data_docs, demo_run, tmp_
     shown = re.search(r"Showing 1 to \d+ of (\d+) rows", dom.stdout)
     assert shown and int(shown.group(1)) >= len(rows)
     listed = data_docs.read_text()
-    assert "validations/raw/clickstream/events/" in listed and "validations/marts/" in listed
+    assert "validations/raw/clickstream/events/" in listed and "validations/raw/shop/orders/" in listed
 
     first = data_docs.parent / rows[0]
     page = run_chromium([*OFFLINE, "--dump-dom", first.as_uri()], tmp_path / "profile2")
