@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from shopflow.contracts import ENTITIES
 from shopflow.telemetry import USAGE_TELEMETRY_OFF
-from tests.pipeline_helpers import RAW_TABLES
 
 pytestmark = pytest.mark.slow
 
@@ -37,6 +37,8 @@ DAGS_DIR = ROOT / "dags"
 DAY1, DAY2 = date(2026, 3, 2), date(2026, 3, 3)
 SCALE, SEED = 0.2, 11
 INGESTION = ("ingest_fakestore", "ingest_shop", "ingest_clickstream")
+# This file also runs as a script (the dag.test driver), where the tests package is not importable.
+RAW_TABLES = {name: f"raw.{entity.table}" for name, entity in ENTITIES.items()}
 
 
 # --- the driver: runs inside the subprocess ----------------------------------------------------------
