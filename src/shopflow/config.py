@@ -34,6 +34,10 @@ DEFAULT_PG_USER = "shopflow"
 DEFAULT_PG_PASSWORD = "shopflow-local-password"
 DEFAULT_START_DATE = date(2026, 1, 1)
 DEFAULT_METABASE_URL = "http://127.0.0.1:13000"  # the port docker-compose.yml publishes Metabase on
+DEFAULT_METABASE_COLLECTION = "Shopflow"
+DEFAULT_METABASE_DATABASE_NAME = "Shopflow warehouse"
+# Metabase needs minutes to migrate its application database on first start.
+DEFAULT_METABASE_READY_TIMEOUT = 600.0
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 
@@ -114,9 +118,11 @@ class MetabaseSettings(_FromEnvironment):
     public_url: str | None = Field(None, validation_alias="METABASE_PUBLIC_URL")
     admin_email: str | None = Field(None, validation_alias="METABASE_ADMIN_EMAIL")
     admin_password: str | None = Field(None, validation_alias="METABASE_ADMIN_PASSWORD")
-    collection: str = Field("Shopflow", validation_alias="METABASE_COLLECTION")
-    database_display_name: str = Field("Shopflow warehouse", validation_alias="METABASE_DB_DISPLAY_NAME")
-    ready_timeout: float = Field(600.0, ge=0, allow_inf_nan=False, validation_alias="METABASE_READY_TIMEOUT")
+    collection: str = Field(DEFAULT_METABASE_COLLECTION, validation_alias="METABASE_COLLECTION")
+    database_display_name: str = Field(DEFAULT_METABASE_DATABASE_NAME, validation_alias="METABASE_DB_DISPLAY_NAME")
+    ready_timeout: float = Field(
+        DEFAULT_METABASE_READY_TIMEOUT, ge=0, allow_inf_nan=False, validation_alias="METABASE_READY_TIMEOUT"
+    )
     # The warehouse as Metabase sees it: host, port and name default to the warehouse DSN's.
     db_host: str | None = Field(None, validation_alias="METABASE_DB_HOST")
     db_port: Port | None = Field(None, validation_alias="METABASE_DB_PORT")

@@ -19,7 +19,13 @@ from urllib.parse import unquote, urlsplit
 
 import requests
 
-from shopflow.config import MetabaseSettings, variable_name
+from shopflow.config import (
+    DEFAULT_METABASE_COLLECTION,
+    DEFAULT_METABASE_DATABASE_NAME,
+    DEFAULT_METABASE_READY_TIMEOUT,
+    MetabaseSettings,
+    variable_name,
+)
 from shopflow.dashboards.definitions import (
     DEFAULT_ROOT,
     Card,
@@ -30,13 +36,9 @@ from shopflow.dashboards.definitions import (
 )
 from shopflow.errors import ShopflowError
 
-DEFAULT_COLLECTION = "Shopflow"
-DEFAULT_DATABASE_NAME = "Shopflow warehouse"
 DEFAULT_SITE_NAME = "Shopflow"
 # src/metabase/server/middleware/session.clj reads the session id from this header.
 SESSION_HEADER = "X-Metabase-Session"
-# Metabase needs minutes to migrate its application database on first start.
-DEFAULT_READY_TIMEOUT = 600.0
 
 # Card `display` per YAML visualization. Metabase's pie chart is drawn as a donut, so both map to
 # "pie"; a bubble chart is Metabase's scatter with a bubble-size column.
@@ -393,7 +395,7 @@ def card_differs(existing: Mapping[str, Any], payload: Mapping[str, Any]) -> boo
 
 def wait_until_ready(
     client: MetabaseClient,
-    timeout: float = DEFAULT_READY_TIMEOUT,
+    timeout: float = DEFAULT_METABASE_READY_TIMEOUT,
     *,
     interval: float = 2.0,
     clock: Any = time.monotonic,
@@ -679,11 +681,11 @@ def provision(
     warehouse: WarehouseConnection,
     definitions: list[Dashboard] | Path | str = DEFAULT_ROOT,
     *,
-    collection_name: str = DEFAULT_COLLECTION,
-    database_name: str = DEFAULT_DATABASE_NAME,
+    collection_name: str = DEFAULT_METABASE_COLLECTION,
+    database_name: str = DEFAULT_METABASE_DATABASE_NAME,
     site_name: str = DEFAULT_SITE_NAME,
     timeout: float = 30.0,
-    ready_timeout: float = DEFAULT_READY_TIMEOUT,
+    ready_timeout: float = DEFAULT_METABASE_READY_TIMEOUT,
     public_url: str | None = None,
 ) -> ProvisionReport:
     """Wait for Metabase, then create or update the warehouse database, collection, cards and dashboards.

@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 GX_PROJECT_DIR = PROJECT_ROOT / "great_expectations"
 SITE_NAME = "local_site"
-DEFAULT_DOCS_LIMIT = 500
 # `make data-docs-assets` installs the npm packages of great_expectations/assets/package.json here.
 ASSETS_DIR = GX_PROJECT_DIR / "assets" / "node_modules"
 VENDOR_DIR = "static/vendor"  # inside the site
