@@ -19,10 +19,10 @@ from __future__ import annotations
 import io
 from datetime import date
 
-import psycopg2
 from psycopg2 import sql
 
 from shopflow.contracts import CUSTOMERS, ORDER_ITEMS, ORDERS, Entity
+from shopflow.db import connect
 from shopflow.extract import ExtractResult, sealed_partition, write_partition
 from shopflow.lake import Lake, day_interval
 
@@ -86,21 +86,19 @@ def extract_shop_table(lake: Lake, shop_dsn: str, entity: Entity, dt: date, *, f
     full_history = not lake.has_partition_before(entity, dt)
     start, end = day_interval(dt)
     params = {"start": start, "end": end, "dt": dt}
-    conn = psycopg2.connect(shop_dsn)
-    try:
+    with connect(shop_dsn) as conn:
         # One snapshot for the data and its watermark, in UTC with ISO timestamps.
         conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
         with conn.cursor() as cur:
             cur.execute("set time zone 'UTC'; set datestyle to 'ISO, YMD'")
-            query = cur.mogrify(_selection(entity, full_history), params).decode()
+            # COPY takes no parameters: the selection is bound here, then wrapped twice.
+            query = sql.SQL(cur.mogrify(_selection(entity, full_history), params).decode())
             buffer = io.BytesIO()
-            cur.copy_expert(f"copy ({query}) to stdout with (format csv, header true)", buffer)
+            cur.copy_expert(sql.SQL("copy ({}) to stdout with (format csv, header true)").format(query), buffer)
             row_count = cur.rowcount
-            cur.execute(f"select max(updated_at) from ({query}) as extracted")
+            cur.execute(sql.SQL("select max(updated_at) from ({}) as extracted").format(query))
             watermark = cur.fetchone()[0]
         conn.rollback()
-    finally:
-        conn.close()
     return write_partition(
         lake,
         entity,

@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-import psycopg2
-
+from shopflow.db import connect
 from shopflow.lake import Lake, landing_key, landing_prefix
 
 HOURS = range(24)
@@ -24,17 +23,13 @@ class Readiness:
 
 def simulated_through(shop_dsn: str) -> date | None:
     """The last day the shop simulator has written, or None when it never ran on this database."""
-    conn = psycopg2.connect(shop_dsn, connect_timeout=10)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("select to_regclass('simulation_state') is not null")
-            if not cur.fetchone()[0]:
-                return None
-            cur.execute("select last_day from simulation_state")
-            row = cur.fetchone()
-            return row[0] if row else None
-    finally:
-        conn.close()
+    with connect(shop_dsn) as conn, conn.cursor() as cur:
+        cur.execute("select to_regclass('simulation_state') is not null")
+        if not cur.fetchone()[0]:
+            return None
+        cur.execute("select last_day from simulation_state")
+        row = cur.fetchone()
+        return row[0] if row else None
 
 
 def shop_day_ready(shop_dsn: str, dt: date, interval_end: datetime, *, simulated: bool, now: datetime) -> Readiness:
@@ -73,11 +68,8 @@ def partition_loaded(warehouse_dsn: str, entity_name: str, dt: date) -> Readines
     """The load ledger records a loaded partition of `entity_name` for `dt`."""
     from shopflow.warehouse.ops import partition_is_loaded
 
-    conn = psycopg2.connect(warehouse_dsn, connect_timeout=10)
-    try:
+    with connect(warehouse_dsn) as conn:
         found = partition_is_loaded(conn, entity_name, dt)
-    finally:
-        conn.close()
     if found:
         return Readiness(True, f"{entity_name} for {dt} is loaded in the warehouse")
     return Readiness(False, f"waiting for {entity_name} of {dt} to be loaded (its ingestion DAG loads it)")

