@@ -49,10 +49,8 @@ import psycopg2
 from shopflow.config import Settings, load_settings, replace_database
 from shopflow.contracts import LOAD_ORDER
 from shopflow.orchestration import local_airflow as la
-from shopflow.pipeline import open_lake, run_date
-from shopflow.services.s3 import ensure_bucket, s3_client
-from shopflow.sources.fakestore_client import fetch_products
-from shopflow.sources.shop_simulator import simulate_days
+from shopflow.pipeline import Pipeline, open_lake
+from shopflow.services.s3 import ensure_bucket
 from shopflow.telemetry import DBT_NO_USAGE_STATS_FLAG
 from shopflow.transform.runner import TRANSFORM_DIR, dbt_env
 
@@ -139,19 +137,10 @@ def _admin(dsn: str, *statements: str) -> None:
 
 def prepare_history(settings: Settings, last: date, days: int, scale: float, seed: int) -> None:
     """The shop simulated over `days` days ending `last`; `last` extracted, gated and loaded."""
-    catalog = fetch_products(settings.fakestore_api_url)
     started = time.monotonic()
-    simulate_days(
-        settings.shop_dsn,
-        s3_client(settings),
-        settings.lake_bucket,
-        catalog,
-        last - timedelta(days=days - 1),
-        last,
-        scale=scale,
-        seed=seed,
-    )
-    run_date(settings, open_lake(settings), last, LOAD_ORDER)
+    pipeline = Pipeline.from_settings(settings.with_simulation(scale=scale, seed=seed))
+    pipeline.simulate(last - timedelta(days=days - 1), last)
+    pipeline.run_date(last, LOAD_ORDER)
     print(f"history: {days} days at scale {scale} simulated, {last} loaded ({time.monotonic() - started:.0f} s)")
 
 
@@ -218,7 +207,7 @@ class Airflow:
             }
         )
         self.env = env
-        self.local = la.local_airflow(s, env, start)
+        self.local = la.local_airflow(Settings.from_env(env), start)
         self.log = s.state_dir / "airflow-up.log"
         self.process: subprocess.Popen | None = None
         self.token = ""

@@ -208,8 +208,8 @@ def demo_run(isolated_settings):
     """(settings, DemoReport) of the demo pipeline run once on isolated databases and bucket."""
     from shopflow.demo import run_demo
 
-    settings = isolated_settings("built")
-    report = run_demo(settings, end=E2E_END, days=E2E_DAYS, scale=E2E_SCALE, seed=11, announce=lambda _s: None)
+    settings = isolated_settings("built").with_simulation(scale=E2E_SCALE, seed=11)
+    report = run_demo(settings, end=E2E_END, days=E2E_DAYS, announce=lambda _s: None)
     return settings, report
 
 

@@ -11,9 +11,7 @@ import psycopg2
 from shopflow.config import Settings
 from shopflow.contracts import ENTITIES
 from shopflow.lake import Lake
-from shopflow.services.s3 import s3_client
-from shopflow.sources.fakestore_client import fetch_products
-from shopflow.sources.shop_simulator import simulate_days
+from shopflow.pipeline import Pipeline
 
 # Each entity ("shop.orders") and its raw table ("raw.shop_orders").
 RAW_TABLES = {name: f"raw.{entity.table}" for name, entity in ENTITIES.items()}
@@ -21,10 +19,7 @@ RAW_TABLES = {name: f"raw.{entity.table}" for name, entity in ENTITIES.items()}
 
 def simulate(settings: Settings, first: date, last: date, scale: float = 1.0, seed: int = 7) -> list:
     """Advance the isolated shop over [first, last] with the catalog served by the stack's API."""
-    catalog = fetch_products(settings.fakestore_api_url)
-    return simulate_days(
-        settings.shop_dsn, s3_client(settings), settings.lake_bucket, catalog, first, last, scale=scale, seed=seed
-    )
+    return Pipeline.from_settings(settings.with_simulation(scale=scale, seed=seed)).simulate(first, last)
 
 
 def query(dsn: str, statement: str, params: tuple = ()) -> list[tuple]:

@@ -75,6 +75,28 @@ def test_replace_gives_a_changed_copy_and_settings_are_frozen(tmp_path):
         settings.lake_bucket = "x"  # type: ignore[misc]
 
 
+def test_a_command_line_scale_or_seed_overrides_the_environment_and_is_validated():
+    settings = Settings.from_env({"SHOPFLOW_SIMULATION_SCALE": "2", "SHOPFLOW_SIMULATION_SEED": "9"})
+    assert settings.with_simulation().simulation == settings.simulation
+    assert settings.with_simulation(seed=3).simulation.model_dump(include={"scale", "seed"}) == {"scale": 2, "seed": 3}
+    assert settings.with_simulation(scale=0.5).simulation.seed == 9
+    with pytest.raises(ConfigError, match=r"scale=0: Input should be greater than 0"):
+        settings.with_simulation(scale=0)
+
+
+def test_the_cli_refuses_a_bad_scale_before_touching_a_service(monkeypatch):
+    from typer.testing import CliRunner
+
+    from shopflow.cli import app
+
+    # An unreachable shop: the command must fail on its option, not on the connection.
+    monkeypatch.setenv("SHOPFLOW_PG_PORT", "1")
+    result = CliRunner().invoke(app, ["simulate", "--date", "2025-01-01", "--scale", "-1"])
+    assert result.exit_code == 1
+    assert "ConfigError: scale=-1.0: Input should be greater than 0" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_credentials_are_escaped_in_urls():
     settings = Settings.from_env({"SHOPFLOW_PG_USER": "a@b", "SHOPFLOW_PG_PASSWORD": "p/w:@#"})
     escaped = "postgresql://a%40b:p%2Fw%3A%40%23@127.0.0.1:55432/warehouse"  # pragma: allowlist secret

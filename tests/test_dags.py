@@ -338,13 +338,13 @@ def test_clickstream_readiness_needs_all_24_hours(source):
 
 def test_partition_loaded_reads_the_load_ledger(source):
     from shopflow.extract.products import extract_products
-    from shopflow.pipeline import load_entity, open_lake
+    from shopflow.pipeline import Pipeline, open_lake
 
     day = date(2026, 1, 21)
     assert not partition_loaded(source.warehouse_dsn, "fakestore.products", day).ready
     lake = open_lake(source)
     extract_products(lake, source.fakestore_api_url, day)
-    load_entity(source, lake, "fakestore.products", day)
+    Pipeline(source, lake).load("fakestore.products", day)
     assert partition_loaded(source.warehouse_dsn, "fakestore.products", day).ready
     assert not partition_loaded(source.warehouse_dsn, "fakestore.products", day + timedelta(days=1)).ready
 

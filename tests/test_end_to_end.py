@@ -8,7 +8,7 @@ import pytest
 
 from shopflow.contracts import ENTITIES, get_entity
 from shopflow.lake import day_interval
-from shopflow.pipeline import date_range, open_lake
+from shopflow.pipeline import Pipeline, date_range, open_lake
 from shopflow.transform.runner import build
 from tests.conftest import E2E_DAYS, E2E_END
 from tests.pipeline_helpers import query, table_checksum
@@ -83,12 +83,10 @@ def test_rebuilding_marts_with_full_refresh_changes_nothing(built_warehouse):
 
 
 def test_a_full_rebuild_from_the_lake_gives_the_same_warehouse(built_warehouse):
-    from shopflow.pipeline import rebuild_from_lake
-
     raw_tables = [f"raw.{get_entity(n).table}" for n in ENTITIES]
     raw_before = {t: table_checksum(built_warehouse.warehouse_dsn, t) for t in raw_tables}
     marts_before = {m: table_checksum(built_warehouse.warehouse_dsn, f"marts.{m}") for m in MARTS}
-    assert rebuild_from_lake(built_warehouse, open_lake(built_warehouse)) == E2E_DAYS * len(ENTITIES)
+    assert Pipeline.from_settings(built_warehouse).rebuild_from_lake() == E2E_DAYS * len(ENTITIES)
     build(built_warehouse, full_refresh=True)
     assert {t: table_checksum(built_warehouse.warehouse_dsn, t) for t in raw_tables} == raw_before
     assert {m: table_checksum(built_warehouse.warehouse_dsn, f"marts.{m}") for m in MARTS} == marts_before

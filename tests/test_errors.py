@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from shopflow.cli import app
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "shopflow"
-# Control flow inside one function, and the API double's HTTP 400, never leave their module.
+# Control flow inside one module (local_airflow, demo), and the API double's HTTP 400, never leave it.
 PRIVATE = {"_Stop", "BadRequest"}
 
 

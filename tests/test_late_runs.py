@@ -13,7 +13,7 @@ import psycopg2
 import pytest
 
 from shopflow.contracts import LOAD_ORDER, ORDER_ITEMS, ORDERS, get_entity
-from shopflow.pipeline import extract_entity, load_entity, open_lake, run_date
+from shopflow.pipeline import Pipeline, open_lake
 from shopflow.quality.gate import QualityGateError
 from shopflow.transform.runner import build, run_dbt
 from tests.pipeline_helpers import query, read_csv_rows, simulate, table_checksum
@@ -34,7 +34,7 @@ def on_time(settings, first: int, last: int, skip: tuple[int, ...] = ()) -> None
     for n in range(first, last + 1):
         simulate(settings, day(n), day(n))
         if n not in skip:
-            run_date(settings, lake, day(n))
+            Pipeline(settings, lake).run_date(day(n))
 
 
 def extract_then_load(settings, days: list[date]) -> None:
@@ -42,10 +42,10 @@ def extract_then_load(settings, days: list[date]) -> None:
     lake = open_lake(settings)
     for dt in days:
         for name in LOAD_ORDER:
-            extract_entity(settings, lake, name, dt)
+            Pipeline(settings, lake).extract(name, dt)
     for dt in days:
         for name in LOAD_ORDER:
-            load_entity(settings, lake, name, dt)
+            Pipeline(settings, lake).load(name, dt)
 
 
 def assert_marts_equal_the_shop(settings) -> None:
@@ -137,11 +137,11 @@ def test_a_missed_day_caught_up_then_a_range_loaded_in_reverse(isolated_settings
     settings = isolated_settings("missed")
     on_time(settings, 1, 5, skip=(3,))
     build(settings)  # the daily transform runs, data tests included, while day 3 is missing
-    run_date(settings, open_lake(settings), day(3))
+    Pipeline(settings, open_lake(settings)).run_date(day(3))
     simulate(settings, day(6), day(12))
     lake = open_lake(settings)
     for n in range(12, 5, -1):
-        run_date(settings, lake, day(n))
+        Pipeline(settings, lake).run_date(day(n))
     _assert_lines_travel_with_their_orders(settings, [day(n) for n in range(2, 13)])
     assert_marts_equal_the_shop(settings)
 
@@ -164,11 +164,11 @@ def test_a_truly_orphaned_line_is_still_quarantined_with_a_clear_message(isolate
         conn.close()
     lake = open_lake(settings)
     for name in LOAD_ORDER:
-        extract_entity(settings, lake, name, day(3))
+        Pipeline(settings, lake).extract(name, day(3))
     for name in LOAD_ORDER[:3]:
-        load_entity(settings, lake, name, day(3))
+        Pipeline(settings, lake).load(name, day(3))
     with pytest.raises(QualityGateError) as rejected:
-        load_entity(settings, lake, "shop.order_items", day(3))
+        Pipeline(settings, lake).load("shop.order_items", day(3))
     message = str(rejected.value)
     assert "raw/shop/order_items/dt=2025-03-03" in message and "order_id" in message and "990000" in message
     assert table_checksum(settings.warehouse_dsn, "raw.shop_order_items", day(3))[0] == 0, "nothing loaded"

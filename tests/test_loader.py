@@ -17,7 +17,7 @@ import pytest
 from shopflow.contracts import CUSTOMERS, EVENTS, LOAD_ORDER, ORDER_ITEMS, get_entity
 from shopflow.extract import rows_to_csv, write_partition
 from shopflow.lake import VALIDATION_FILE, partition_prefix
-from shopflow.pipeline import extract_entity, load_entity, open_lake
+from shopflow.pipeline import Pipeline, open_lake
 from shopflow.quality.gate import QualityGateError
 from shopflow.warehouse.loader import LoadError, gate_partition, load_partition
 from tests.pipeline_helpers import query, simulate, table_checksum
@@ -33,9 +33,9 @@ def shop(isolated_settings):
     for dt in (D1, D2):
         simulate(settings, dt, dt)
         for name in LOAD_ORDER:
-            extract_entity(settings, lake, name, dt)
+            Pipeline(settings, lake).extract(name, dt)
     for name in LOAD_ORDER:
-        load_entity(settings, lake, name, D1)
+        Pipeline(settings, lake).load(name, D1)
     return settings
 
 
@@ -75,8 +75,8 @@ def test_loading_the_same_date_twice_gives_identical_tables(shop):
     before = {n: table_checksum(shop.warehouse_dsn, f"raw.{get_entity(n).table}") for n in LOAD_ORDER}
     batches = query(shop.warehouse_dsn, "select batch_id from ops.load_ledger order by batch_id")
     for name in LOAD_ORDER:
-        extract_entity(shop, lake, name, D1)
-        load_entity(shop, lake, name, D1)
+        Pipeline(shop, lake).extract(name, D1)
+        Pipeline(shop, lake).load(name, D1)
     after = {n: table_checksum(shop.warehouse_dsn, f"raw.{get_entity(n).table}") for n in LOAD_ORDER}
     assert after == before
     assert query(shop.warehouse_dsn, "select batch_id from ops.load_ledger order by batch_id") == batches
@@ -96,14 +96,14 @@ def test_bad_batch_is_quarantined_and_nothing_of_it_is_loaded(shop, case):
     entity, corrupt, named = BAD_BATCHES[case]
     lake = open_lake(shop)
     for name in LOAD_ORDER[: LOAD_ORDER.index(entity.qualified_name)]:  # what the batch may reference
-        load_entity(shop, lake, name, D2)
-    extract_entity(shop, lake, entity.qualified_name, D2)
+        Pipeline(shop, lake).load(name, D2)
+    Pipeline(shop, lake).extract(entity.qualified_name, D2)
     good_rows = _partition_rows(lake, entity, D2)
     warehouse_before = table_checksum(shop.warehouse_dsn, f"raw.{entity.table}")
     _write_rows(lake, entity, D2, corrupt(good_rows))
 
     with pytest.raises(QualityGateError) as err:
-        load_entity(shop, lake, entity.qualified_name, D2)
+        Pipeline(shop, lake).load(entity.qualified_name, D2)
     message = str(err.value)
     assert f"dt={D2}" in message and named in message
     assert table_checksum(shop.warehouse_dsn, f"raw.{entity.table}") == warehouse_before
@@ -113,8 +113,8 @@ def test_bad_batch_is_quarantined_and_nothing_of_it_is_loaded(shop, case):
 
     # fixing the data (re-extracting from the source) and re-running the date loads it; a rejected
     # partition is not sealed, so a plain re-run re-extracts it
-    assert not extract_entity(shop, lake, entity.qualified_name, D2).reused
-    result = load_entity(shop, lake, entity.qualified_name, D2)
+    assert not Pipeline(shop, lake).extract(entity.qualified_name, D2).reused
+    result = Pipeline(shop, lake).load(entity.qualified_name, D2)
     assert result.row_count == len(good_rows)
     assert _ledger(shop, entity, D2)[-1] == ("loaded", len(good_rows))
     assert lake.list_keys(partition_prefix(entity, D2, zone="quarantine")) == []
@@ -122,7 +122,7 @@ def test_bad_batch_is_quarantined_and_nothing_of_it_is_loaded(shop, case):
 
 def test_separate_validate_and_load_refuse_a_partition_changed_in_between(shop):
     lake = open_lake(shop)
-    extract_entity(shop, lake, "shop.customers", D2)
+    Pipeline(shop, lake).extract("shop.customers", D2)
     gated = gate_partition(lake, shop.warehouse_dsn, CUSTOMERS, D2)
     assert not gated.loaded and gated.expectations_evaluated > 0
     assert query(
@@ -131,7 +131,7 @@ def test_separate_validate_and_load_refuse_a_partition_changed_in_between(shop):
     _write_rows(lake, CUSTOMERS, D2, _partition_rows(lake, CUSTOMERS, D2)[:-1])
     with pytest.raises(LoadError, match="changed since it was validated"):
         load_partition(lake, shop.warehouse_dsn, CUSTOMERS, D2, expected_batch_id=gated.batch_id)
-    extract_entity(shop, lake, "shop.customers", D2, force=True)
+    Pipeline(shop, lake).extract("shop.customers", D2, force=True)
     result = load_partition(lake, shop.warehouse_dsn, CUSTOMERS, D2, expected_batch_id=gated.batch_id)
     assert result.loaded and result.expectations_evaluated == gated.expectations_evaluated
     assert result.evaluated_by == "set-based SQL"
@@ -150,7 +150,7 @@ def test_a_load_failure_after_a_passing_gate_rolls_back_and_is_ledgered(shop):
         assert table_checksum(shop.warehouse_dsn, f"raw.{EVENTS.table}", D2) == before
         assert _ledger(shop, EVENTS, D2)[-1][0] == "failed"
     finally:
-        extract_entity(shop, lake, "clickstream.events", D2, force=True)
+        Pipeline(shop, lake).extract("clickstream.events", D2, force=True)
 
 
 def test_an_unreadable_partition_is_rejected_by_gx_and_quarantined(shop):
@@ -168,8 +168,8 @@ def test_an_unreadable_partition_is_rejected_by_gx_and_quarantined(shop):
         )
         assert ("great_expectations",) in evaluated_by
     finally:
-        extract_entity(shop, lake, "shop.order_items", D1, force=True)
-        load_entity(shop, lake, "shop.order_items", D1)
+        Pipeline(shop, lake).extract("shop.order_items", D1, force=True)
+        Pipeline(shop, lake).load("shop.order_items", D1)
 
 
 LOADER_SCRIPT = """
@@ -245,4 +245,4 @@ def test_load_killed_midway_leaves_the_previous_state_intact(shop):
         )[0][0]
         == 0
     )
-    extract_entity(shop, lake, "clickstream.events", D1, force=True)
+    Pipeline(shop, lake).extract("clickstream.events", D1, force=True)

@@ -41,5 +41,5 @@ def test_check_reports_a_bad_partition_and_exits_1(tmp_path):
 
 def test_check_names_an_unknown_entity():
     result = runner.invoke(app, ["check", "shop.nope", "2026-01-03", __file__, "--rows", "1"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a usage error, as for `shopflow extract --entity shop.nope`
     assert "unknown entity 'shop.nope'" in result.output

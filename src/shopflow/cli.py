@@ -17,9 +17,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(services.app, name="services")
-pipeline.register(app)
-stages.register(app)
-demo.register(app)
+# Merged into the top level: `shopflow simulate|extract|load|run|rebuild`, `transform`, `dashboards ...`,
+# `metabase ...`, `demo`.
+app.add_typer(pipeline.app)
+app.add_typer(stages.app)
+app.add_typer(demo.app)
 app.add_typer(quality.app, name="quality")
 app.add_typer(airflow.app, name="airflow")
 app.add_typer(warehouse.app, name="warehouse")

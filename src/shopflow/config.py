@@ -318,6 +318,13 @@ class Settings(_FromEnvironment):
         """A copy with some fields changed (tests point a copy at their own databases or bucket)."""
         return self.model_copy(update=changes)
 
+    def with_simulation(self, *, scale: float | None = None, seed: int | None = None) -> Settings:
+        """A copy simulating at another scale or seed (a command line's options); None keeps the setting."""
+        changes = {name: value for name, value in (("scale", scale), ("seed", seed)) if value is not None}
+        # Validated like the environment's values: a scale of 0 is refused here, not deep in the simulator.
+        simulation = SimulationSettings.from_env({}, **{**self.simulation.model_dump(), **changes})
+        return self.replace(simulation=simulation)
+
 
 def load_settings() -> Settings:
     """Read settings from the environment; raise ConfigError naming the variable when one is wrong."""

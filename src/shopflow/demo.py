@@ -8,30 +8,24 @@ dashboards and Data Docs are written. The report says where the time went, the g
 
 from __future__ import annotations
 
+import multiprocessing
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import partial
 from pathlib import Path
 
-import psycopg2
+from psycopg2 import sql
 
 from shopflow.config import Settings
 from shopflow.contracts import ENTITIES, LOAD_ORDER
-from shopflow.lake import Lake
-from shopflow.pipeline import (
-    build_data_docs_from_ops,
-    date_range,
-    extract_entity,
-    load_entity,
-    open_lake,
-)
-from shopflow.services.s3 import s3_client
+from shopflow.db import connect, table_names, table_row_counts
+from shopflow.pipeline import Pipeline, build_data_docs_from_ops
 
 DEFAULT_END = date(2025, 12, 31)
 DEFAULT_DAYS = 365  # the whole year, every day through the pipeline
@@ -67,36 +61,16 @@ def _timed_stage(report: DemoReport, announce: Callable[[str], None], name: str)
         report.stage_seconds[name] = time.monotonic() - started
 
 
-def _count_rows(dsn: str, schema: str) -> dict[str, int]:
-    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
-        cur.execute(
-            "select table_name from information_schema.tables where table_schema = %s and table_type = 'BASE TABLE' "
-            "order by table_name",
-            (schema,),
-        )
-        tables = [r[0] for r in cur.fetchall()]
-        counts = {}
-        for table in tables:
-            cur.execute(f'select count(*) from "{schema}"."{table}"')
-            counts[table] = cur.fetchone()[0]
-    conn.close()
-    return counts
-
-
 def _analyze(dsn: str, schema: str) -> None:
     """Refresh the planner statistics of every table in `schema`."""
-    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
-        cur.execute(
-            "select table_name from information_schema.tables where table_schema = %s and table_type = 'BASE TABLE'",
-            (schema,),
-        )
-        for (table,) in cur.fetchall():
-            cur.execute(f'analyze "{schema}"."{table}"')
-    conn.close()
+    with connect(dsn) as conn, conn.cursor() as cur:
+        for table in table_names(conn, schema):
+            cur.execute(sql.SQL("analyze {}").format(sql.Identifier(schema, table)))
+        conn.commit()
 
 
 def _business_figures(dsn: str) -> dict[str, float]:
-    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+    with connect(dsn) as conn, conn.cursor() as cur:
         cur.execute(
             """
             select
@@ -110,7 +84,6 @@ def _business_figures(dsn: str) -> dict[str, float]:
             """
         )
         revenue, orders, buyers, versions, multi = cur.fetchone()
-    conn.close()
     return {
         "revenue": float(revenue),
         "revenue_orders": orders,
@@ -123,28 +96,27 @@ def _business_figures(dsn: str) -> dict[str, float]:
 SHOP_TABLES = tuple(name for name in LOAD_ORDER if name.startswith("shop."))
 
 
+class _Stop(Exception):
+    """Another stage of the replay failed: the simulation stops at the day it reached."""
+
+
 def _replay(
-    settings: Settings,
-    lake: Lake,
+    pipeline: Pipeline,
     catalog: list[dict],
     first: date,
     last: date,
-    scale: float,
-    seed: int,
     report: DemoReport,
     on_day: Callable[[date, str], None] | None,
 ) -> dict[str, float]:
     """Every day from `first` to `last` through simulate, extract, gate and load, as production runs it.
 
     The shop must be extracted right after each simulated day (its extract reads the rows changed that
-    day), so this thread simulates and extracts the shop tables day by day. A second thread extracts
-    each simulated day's catalog snapshot and clickstream, a third gates and loads the day's five
-    partitions once both extracts are done. The stages wait on the lake and the databases more than
-    they compute, so they overlap; the day order of each stage is kept. A rejected partition raises
-    QualityGateError and stops the replay, as a failed DAG run would.
+    day), so the simulation, one run over the whole range, extracts the shop tables as each day is
+    committed. A second thread extracts each simulated day's catalog snapshot and clickstream, a third
+    gates and loads the day's five partitions once both extracts are done. The stages wait on the lake
+    and the databases more than they compute, so they overlap; the day order of each stage is kept. A
+    rejected partition raises QualityGateError and stops the replay, as a failed DAG run would.
     """
-    from shopflow.sources.shop_simulator import simulate_days
-
     timings = {"simulate": 0.0, "extract shop": 0.0, "extract catalog + clickstream": 0.0, "gate": 0.0, "load": 0.0}
     simulated: queue.Queue[date | None] = queue.Queue()
     others_extracted: queue.Queue[date | None] = queue.Queue()
@@ -152,14 +124,16 @@ def _replay(
     failure: list[BaseException] = []
     stop = threading.Event()
 
+    # Each thread has a pipeline (an S3 client, its connection pool) of its own: one client's pool of
+    # 10 connections would be shared by the simulator's uploads, the extracts and the partition reads.
     def extract_others() -> None:
-        others_lake = open_lake(settings)
+        others = Pipeline.from_settings(pipeline.settings)
         try:
             while (dt := simulated.get()) is not None and not stop.is_set():
                 t = time.monotonic()
                 for name in LOAD_ORDER:
                     if name not in SHOP_TABLES:
-                        extract_entity(settings, others_lake, name, dt)
+                        others.extract(name, dt)
                 timings["extract catalog + clickstream"] += time.monotonic() - t
                 others_extracted.put(dt)
         except BaseException as exc:  # handed to the main thread, which re-raises it
@@ -169,35 +143,50 @@ def _replay(
             others_extracted.put(None)
 
     def gate_and_load() -> None:
-        loader_lake = open_lake(settings)
-        warehouse = psycopg2.connect(settings.warehouse_dsn)
+        loader = Pipeline.from_settings(pipeline.settings)
         # The day's partitions are read from the lake side by side (each read waits on the S3 server),
         # then gated and loaded in LOAD_ORDER on one connection.
         readers = ThreadPoolExecutor(max_workers=len(LOAD_ORDER), thread_name_prefix="read-partition")
         try:
-            while (dt := shop_extracted.get()) is not None and not stop.is_set():
-                if others_extracted.get() is None:
-                    break
-                reads = {name: readers.submit(loader_lake.read_partition, ENTITIES[name], dt) for name in LOAD_ORDER}
-                for name in LOAD_ORDER:
-                    t = time.monotonic()
-                    partition = reads[name].result()
-                    timings["load"] += time.monotonic() - t  # the wait for a read that ran beside earlier loads
-                    result = load_entity(settings, loader_lake, name, dt, warehouse, partition=partition)
-                    report.partitions_loaded += 1
-                    report.validations_run += 1
-                    report.validations_passed += 1
-                    report.expectations_evaluated += result.expectations_evaluated
-                    timings["gate"] += result.gate_seconds
-                    timings["load"] += result.load_seconds + result.read_seconds
-                if on_day:
-                    on_day(dt, "loaded")
+            with loader.warehouse() as warehouse:
+                while (dt := shop_extracted.get()) is not None and not stop.is_set():
+                    if others_extracted.get() is None:
+                        break
+                    reads = {
+                        name: readers.submit(loader.lake.read_partition, ENTITIES[name], dt) for name in LOAD_ORDER
+                    }
+                    for name in LOAD_ORDER:
+                        t = time.monotonic()
+                        partition = reads[name].result()
+                        timings["load"] += time.monotonic() - t  # the wait for a read that ran beside earlier loads
+                        result = loader.load(name, dt, warehouse, partition=partition)
+                        report.partitions_loaded += 1
+                        report.validations_run += 1
+                        report.validations_passed += 1
+                        report.expectations_evaluated += result.expectations_evaluated
+                        timings["gate"] += result.gate_seconds
+                        timings["load"] += result.load_seconds + result.read_seconds
+                    if on_day:
+                        on_day(dt, "loaded")
         except BaseException as exc:
             failure.append(exc)
             stop.set()
         finally:
             readers.shutdown()
-            warehouse.close()
+
+    shop_pool = ThreadPoolExecutor(max_workers=len(SHOP_TABLES), thread_name_prefix="extract-shop")
+
+    def extract_shop(dt: date) -> None:
+        """Runs inside the simulation, after `dt` is committed and before the next day changes the shop."""
+        if stop.is_set():
+            raise _Stop
+        simulated.put(dt)
+        t = time.monotonic()
+        # The three tables are independent: read them side by side (each waits on the databases and the lake).
+        for future in [shop_pool.submit(pipeline.extract, name, dt) for name in SHOP_TABLES]:
+            future.result()
+        timings["extract shop"] += time.monotonic() - t
+        shop_extracted.put(dt)
 
     workers = [
         threading.Thread(target=extract_others, name="extract-catalog-clickstream"),
@@ -205,26 +194,16 @@ def _replay(
     ]
     for worker in workers:
         worker.start()
-    shop_pool = ThreadPoolExecutor(max_workers=len(SHOP_TABLES), thread_name_prefix="extract-shop")
+    started = time.monotonic()
     try:
-        for dt in date_range(first, last):
-            if stop.is_set():
-                break
-            t = time.monotonic()
-            simulate_days(settings.shop_dsn, lake.client, lake.bucket, catalog, dt, dt, scale=scale, seed=seed)
-            timings["simulate"] += time.monotonic() - t
-            simulated.put(dt)
-            t = time.monotonic()
-            # The three tables are independent: read them side by side (each waits on the databases
-            # and the lake), before the next day changes the shop.
-            for future in [shop_pool.submit(extract_entity, settings, lake, name, dt) for name in SHOP_TABLES]:
-                future.result()
-            timings["extract shop"] += time.monotonic() - t
-            shop_extracted.put(dt)
+        pipeline.simulate(first, last, catalog=catalog, progress=extract_shop)
+    except _Stop:
+        pass
     except BaseException as exc:
         failure.append(exc)
         stop.set()
     finally:
+        timings["simulate"] = time.monotonic() - started - timings["extract shop"]
         shop_pool.shutdown()
         simulated.put(None)
         shop_extracted.put(None)
@@ -240,16 +219,12 @@ def run_demo(
     *,
     end: date = DEFAULT_END,
     days: int = DEFAULT_DAYS,
-    scale: float = 1.0,
-    seed: int = 42,
     announce: Callable[[str], None] = print,
     on_day: Callable[[date, str], None] | None = None,
 ) -> DemoReport:
-    """Run the whole pipeline on the configured services and return what it did."""
+    """Run the whole pipeline on the configured services (scale and seed from `settings.simulation`)."""
     from shopflow.dashboards import render_dashboards
     from shopflow.services.manager import services_up
-    from shopflow.sources.fakestore_client import fetch_products
-    from shopflow.sources.shop_simulator import simulate_days
     from shopflow.transform.runner import build
 
     if days < 1:
@@ -262,40 +237,34 @@ def run_demo(
 
     with stage("services"):
         services_up(settings)
-    lake = open_lake(settings)
-    catalog = fetch_products(settings.fakestore_api_url)
+    pipeline = Pipeline.from_settings(settings)
+    catalog = pipeline.catalog()
     if first_replayed > history_start:
         with stage(f"simulate history {history_start}..{first_replayed - timedelta(days=1)}"):
-            simulate_days(
-                settings.shop_dsn,
-                s3_client(settings),
-                settings.lake_bucket,
-                catalog,
-                history_start,
-                first_replayed - timedelta(days=1),
-                scale=scale,
-                seed=seed,
-            )
+            pipeline.simulate(history_start, first_replayed - timedelta(days=1), catalog=catalog)
     with stage(f"replay {first_replayed}..{end}: simulate, extract, gate, load"):
-        timings = _replay(settings, lake, catalog, first_replayed, end, scale, seed, report, on_day)
+        timings = _replay(pipeline, catalog, first_replayed, end, report, on_day)
     for name, seconds in timings.items():
         report.stage_seconds[f"  {name} (summed over the day loop)"] = seconds
     report.gate_seconds = timings["gate"]
 
-    with stage("dbt build (star schema + tests)"):
-        # The raw tables were filled minutes ago: without statistics (autovacuum may not have analysed
-        # them yet) the planner picks nested loops over the staging views and the build crawls.
-        _analyze(settings.warehouse_dsn, "raw")
-        build(settings)
-    with stage("quality Data Docs"):
-        # The latest results (the marts' and the last weeks' partitions): every page costs GX rendering.
-        report.data_docs_index = build_data_docs_from_ops(settings.warehouse_dsn, DATA_DOCS_LIMIT)
+    # Data Docs read only ops.validation_results, so they render beside dbt, in a process of their own
+    # (GX's rendering is Python work that would otherwise wait for dbt's threads and the GIL).
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as docs_process:
+        data_docs = docs_process.submit(build_data_docs_from_ops, settings.warehouse_dsn, DATA_DOCS_LIMIT)
+        with stage("dbt build (star schema + tests)"):
+            # The raw tables were filled minutes ago: without statistics (autovacuum may not have analysed
+            # them yet) the planner picks nested loops over the staging views and the build crawls.
+            _analyze(settings.warehouse_dsn, "raw")
+            build(settings)
+        with stage("quality Data Docs (the part not overlapped by dbt)"):
+            report.data_docs_index = data_docs.result()
     with stage("dashboards (HTML)"):
         report.dashboards_index = render_dashboards(settings.warehouse_dsn, settings.output_dir / "dashboards")
 
-    raw_counts = _count_rows(settings.warehouse_dsn, "raw")
+    raw_counts = table_row_counts(settings.warehouse_dsn, "raw")
     report.raw_rows = {f"raw.{e.table}": raw_counts[e.table] for e in ENTITIES.values() if e.table in raw_counts}
-    report.mart_rows = _count_rows(settings.warehouse_dsn, "marts")
+    report.mart_rows = table_row_counts(settings.warehouse_dsn, "marts")
     report.business = _business_figures(settings.warehouse_dsn)
     report.total_seconds = time.monotonic() - started
     return report

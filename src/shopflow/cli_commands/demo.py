@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from shopflow.cli_commands.common import clean_errors, console, settings
-from shopflow.cli_commands.pipeline import parse_date
+from shopflow.cli_commands.common import Scale, Seed, clean_errors, console, parse_date, simulation_settings
 from shopflow.demo import DEFAULT_DAYS, DEFAULT_END, DemoReport, run_demo
+
+app = typer.Typer()
 
 
 def print_report(report: DemoReport) -> None:
@@ -50,26 +52,25 @@ def print_report(report: DemoReport) -> None:
     console.print(f"[bold]data docs[/]   {report.data_docs_index}")
 
 
-def register(app: typer.Typer) -> None:
-    @app.command()
-    def demo(
-        end: date = typer.Option(DEFAULT_END, "--end", help="Last replayed date (YYYY-MM-DD).", parser=parse_date),
-        days: int = typer.Option(
-            DEFAULT_DAYS, help="Days replayed through the full pipeline; history covers the rest of the year."
-        ),
-        scale: float = typer.Option(1.0, help="Volume multiplier: 1 = about 5,000 orders a year."),
-        seed: int = typer.Option(42, help="Random seed of the simulated shop."),
-    ) -> None:
-        """Run the whole pipeline on the configured services and write the dashboards."""
-        cfg = settings()
-        with clean_errors():
-            report = run_demo(
-                cfg,
-                end=end,
-                days=days,
-                scale=scale,
-                seed=seed,
-                announce=lambda stage: console.print(f"[cyan]>>[/] {stage}"),
-                on_day=lambda dt, state: console.print(f"   {dt} {state}"),
-            )
-        print_report(report)
+@app.command()
+def demo(
+    end: Annotated[
+        date, typer.Option("--end", help="Last replayed date (YYYY-MM-DD).", parser=parse_date)
+    ] = DEFAULT_END,
+    days: Annotated[
+        int, typer.Option(help="Days replayed through the full pipeline; history covers the rest of the year.")
+    ] = DEFAULT_DAYS,
+    scale: Scale = None,
+    seed: Seed = None,
+) -> None:
+    """Run the whole pipeline on the configured services and write the dashboards."""
+    cfg = simulation_settings(scale, seed)
+    with clean_errors():
+        report = run_demo(
+            cfg,
+            end=end,
+            days=days,
+            announce=lambda stage: console.print(f"[cyan]>>[/] {stage}"),
+            on_day=lambda dt, state: console.print(f"   {dt} {state}"),
+        )
+    print_report(report)

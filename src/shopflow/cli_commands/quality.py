@@ -13,16 +13,12 @@ from typing import Annotated
 # Suites (and pandas with them) are imported inside the commands: `shopflow --help` stays fast.
 import typer
 
+from shopflow.cli_commands.common import clean_errors, console, settings
 from shopflow.contracts import ENTITIES, get_entity
 
 app = typer.Typer(
     help="Quality gate: GX suites over raw partitions, their results and Data Docs.", no_args_is_help=True
 )
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1)
 
 
 @app.command()
@@ -42,14 +38,15 @@ def suites() -> None:
         )
         for entity in ENTITIES.values()
     ]
-    header = f"{'suite':40} {'total':>5} " + " ".join(f"{f[:11]:>11}" for f in FAMILIES)
-    typer.echo(header)
+    # Plain aligned lines, never wrapped: a table of eleven columns would not fit a terminal.
+    lines = [f"{'suite':40} {'total':>5} " + " ".join(f"{f[:11]:>11}" for f in FAMILIES)]
     total = 0
     for spec in specs:
         counts = Counter(kwargs["meta"]["family"] for _, kwargs in spec.items)
         total += len(spec.items)
-        typer.echo(f"{spec.name:40} {len(spec.items):>5} " + " ".join(f"{counts.get(f, 0):>11}" for f in FAMILIES))
-    typer.echo(f"{'all suites':40} {total:>5}")
+        lines.append(f"{spec.name:40} {len(spec.items):>5} " + " ".join(f"{counts.get(f, 0):>11}" for f in FAMILIES))
+    lines.append(f"{'all suites':40} {total:>5}")
+    console.print("\n".join(lines), highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -67,13 +64,13 @@ def check(
     try:
         ctx = PartitionContext(get_entity(entity), dt.date(), rows, full_history=full_history)
     except (KeyError, ValueError) as exc:
-        _fail(str(exc))
+        raise typer.BadParameter(str(exc).strip("'\"")) from None
     try:
         outcome = validate_csv(ctx, file.read_bytes())
     except QualityGateError as exc:
-        typer.echo(exc.outcome.summary())
+        console.print(exc.outcome.summary(), highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
-    typer.echo(outcome.summary() + f" ({outcome.duration_s:.2f} s)")
+    console.print(outcome.summary() + f" ({outcome.duration_s:.2f} s)", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -81,13 +78,9 @@ def docs(
     limit: Annotated[int, typer.Option(help="Render at most this many of the latest recorded results.")] = 500,
 ) -> None:
     """Render GX Data Docs from ops.validation_results; prints the site's index.html."""
-    import psycopg2
-
-    from shopflow.config import load_settings
     from shopflow.pipeline import build_data_docs_from_ops
 
-    try:
-        index = build_data_docs_from_ops(load_settings().warehouse_dsn, limit)
-    except psycopg2.OperationalError as exc:
-        _fail(f"cannot reach the warehouse: {str(exc).strip()}")
-    typer.echo(str(index))
+    cfg = settings()
+    with clean_errors():
+        index = build_data_docs_from_ops(cfg.warehouse_dsn, limit)
+    console.print(str(index), highlight=False, soft_wrap=True)

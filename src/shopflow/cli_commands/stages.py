@@ -3,40 +3,42 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from shopflow.cli_commands.common import clean_errors, console, settings
 
+app = typer.Typer()
 dashboards_app = typer.Typer(help="Built-in HTML dashboards.", no_args_is_help=True)
 metabase_app = typer.Typer(help="Provision the dashboards into Metabase through its REST API.", no_args_is_help=True)
+app.add_typer(dashboards_app, name="dashboards")
+app.add_typer(metabase_app, name="metabase")
 
 
-def register(app: typer.Typer) -> None:
-    @app.command()
-    def transform(
-        full_refresh: bool = typer.Option(False, help="Rebuild incremental models from scratch."),
-        select: str | None = typer.Option(None, help="dbt node selection, e.g. 'marts' or '+fact_orders'."),
-    ) -> None:
-        """Run `dbt build` (models, data tests, unit tests) on the warehouse."""
-        from shopflow.transform.runner import run_dbt
+@app.command()
+def transform(
+    full_refresh: Annotated[bool, typer.Option(help="Rebuild incremental models from scratch.")] = False,
+    select: Annotated[str | None, typer.Option(help="dbt node selection, e.g. 'marts' or '+fact_orders'.")] = None,
+) -> None:
+    """Run `dbt build` (models, data tests, unit tests) on the warehouse."""
+    from shopflow.transform.runner import run_dbt
 
-        args = ["build", *(["--full-refresh"] if full_refresh else []), *(["--select", select] if select else [])]
-        cfg = settings()
-        with clean_errors(), console.status("dbt build..."):
-            result = run_dbt(args, cfg)
-        statuses: dict[str, int] = {}
-        for node in result.result or []:
-            statuses[str(node.status)] = statuses.get(str(node.status), 0) + 1
-        console.print("dbt build finished: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))
-
-    app.add_typer(dashboards_app, name="dashboards")
-    app.add_typer(metabase_app, name="metabase")
+    args = ["build", *(["--full-refresh"] if full_refresh else []), *(["--select", select] if select else [])]
+    cfg = settings()
+    with clean_errors(), console.status("dbt build..."):
+        result = run_dbt(args, cfg)
+    statuses: dict[str, int] = {}
+    for node in result.result or []:
+        statuses[str(node.status)] = statuses.get(str(node.status), 0) + 1
+    console.print("dbt build finished: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))
 
 
 @dashboards_app.command("render")
 def render(
-    out_dir: Path | None = typer.Option(None, help="Output folder (default: <state dir>/output/dashboards)."),
+    out_dir: Annotated[
+        Path | None, typer.Option(help="Output folder (default: <state dir>/output/dashboards).")
+    ] = None,
 ) -> None:
     """Render every dashboard as a self-contained HTML page plus an index."""
     from shopflow.dashboards import render_dashboards

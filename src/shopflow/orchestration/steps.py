@@ -1,32 +1,35 @@
-"""The bodies of the DAGs' tasks: one pipeline step for one partition date, settings from the environment.
+"""The bodies of the DAGs' tasks: a thin adapter from Airflow's calls to `shopflow.pipeline.Pipeline`.
 
-Each returns a small JSON-serialisable summary (it becomes the task's XCom) and is safe to re-run:
-the steps below replace the partition of their date. Heavy libraries (pandas, Great Expectations,
-dbt, boto3) are imported inside the functions, so importing this module stays cheap for DAG parsing.
+Each step reads the settings from the environment, runs one pipeline step for one partition date and
+returns a small JSON-serialisable summary (it becomes the task's XCom); each is safe to re-run. The
+pipeline and the heavy libraries (pandas, Great Expectations, dbt, boto3) are imported inside the
+functions, so importing this module stays cheap for DAG parsing.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shopflow.config import load_settings
+
+if TYPE_CHECKING:
+    from shopflow.pipeline import Pipeline
+
+
+def _pipeline() -> Pipeline:
+    # Imported here: the pipeline pulls in pandas and the loader, and the DAG files import this module.
+    from shopflow.pipeline import Pipeline
+
+    return Pipeline.from_settings(load_settings())
 
 
 # --- sources ----------------------------------------------------------------------------------------
 def simulate_day(dt: date) -> dict[str, Any]:
     """Simulate the shop's day `dt` (nothing if it is simulated already; a gap is refused by the simulator)."""
-    from shopflow.services.s3 import s3_client
-    from shopflow.sources.fakestore_client import fetch_products
-    from shopflow.sources.shop_simulator import simulate_days
-
-    settings = load_settings()
-    scale, seed = settings.simulation.scale, settings.simulation.seed
-    catalog = fetch_products(settings.fakestore_api_url)
-    [summary] = simulate_days(
-        settings.shop_dsn, s3_client(settings), settings.lake_bucket, catalog, dt, dt, scale=scale, seed=seed
-    )
+    pipeline = _pipeline()
+    [summary] = pipeline.simulate(dt)
     return {
         "day": dt.isoformat(),
         "written": not summary.skipped,
@@ -34,8 +37,8 @@ def simulate_day(dt: date) -> dict[str, Any]:
         "orders": summary.orders,
         "order_items": summary.order_items,
         "events": summary.events,
-        "scale": scale,
-        "seed": seed,
+        "scale": pipeline.settings.simulation.scale,
+        "seed": pipeline.settings.simulation.seed,
     }
 
 
@@ -52,9 +55,8 @@ def check_shop_ready(dt: date, interval_end: datetime) -> tuple[bool, str]:
 def check_clickstream_ready(dt: date) -> tuple[bool, str]:
     """Sensor body: (ready, why) for the clickstream landing of `dt`."""
     from shopflow.orchestration.readiness import clickstream_day_ready
-    from shopflow.pipeline import open_lake
 
-    result = clickstream_day_ready(open_lake(load_settings()), dt)
+    result = clickstream_day_ready(_pipeline().lake, dt)
     return result.ready, result.reason
 
 
@@ -73,10 +75,7 @@ def extract(entity_name: str, dt: date, *, force: bool = False) -> dict[str, Any
     A sealed partition of a mutable source (shop tables, the catalog API) is kept unless `force`:
     re-reading a past day from them would give a poorer partition (docs/pipeline.md).
     """
-    from shopflow.pipeline import extract_entity, open_lake
-
-    settings = load_settings()
-    result = extract_entity(settings, open_lake(settings), entity_name, dt, force=force)
+    result = _pipeline().extract(entity_name, dt, force=force)
     return {
         "entity": result.entity,
         "dt": result.dt.isoformat(),
@@ -89,18 +88,12 @@ def extract(entity_name: str, dt: date, *, force: bool = False) -> dict[str, Any
 
 def gate(entity_name: str, dt: date) -> str:
     """Validate the lake partition; on failure it is quarantined and QualityGateError raised. Returns its batch_id."""
-    from shopflow.pipeline import gate_entity, open_lake
-
-    settings = load_settings()
-    return gate_entity(settings, open_lake(settings), entity_name, dt).batch_id
+    return _pipeline().gate(entity_name, dt).batch_id
 
 
 def load(entity_name: str, dt: date, validated_batch_id: str) -> dict[str, Any]:
     """Gate again and load the partition the gate task validated; refuses if it changed since (another batch_id)."""
-    from shopflow.pipeline import load_entity, open_lake
-
-    settings = load_settings()
-    result = load_entity(settings, open_lake(settings), entity_name, dt, expected_batch_id=validated_batch_id)
+    result = _pipeline().load(entity_name, dt, expected_batch_id=validated_batch_id)
     return {
         "entity": result.entity,
         "dt": result.dt.isoformat(),
@@ -122,16 +115,12 @@ def is_quality_gate_error(error: BaseException) -> bool:
 # --- transform and dashboards -----------------------------------------------------------------------
 def data_through(warehouse_dsn: str) -> date | None:
     """The last date every entity has loaded (min over entities of their latest loaded partition)."""
-    import psycopg2
-
     from shopflow.contracts import LOAD_ORDER
+    from shopflow.db import connect
     from shopflow.warehouse.ops import latest_loaded_dates
 
-    conn = psycopg2.connect(warehouse_dsn, connect_timeout=10)
-    try:
+    with connect(warehouse_dsn) as conn:
         latest = latest_loaded_dates(conn, list(LOAD_ORDER))
-    finally:
-        conn.close()
     if any(name not in latest for name in LOAD_ORDER):
         return None
     return min(latest.values())
@@ -147,24 +136,11 @@ def dbt_profile_env() -> dict[str, str]:
 def published_marts() -> dict[str, Any]:
     """What a finished dbt build publishes to the dashboards: the date the warehouse is complete
     through and the row count of every mart (the marts asset event's extra)."""
-    import psycopg2
-    from psycopg2 import sql
+    from shopflow.db import table_row_counts
 
     settings = load_settings()
     through = data_through(settings.warehouse_dsn)
-    conn = psycopg2.connect(settings.warehouse_dsn, connect_timeout=10)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(
-                "select table_name from information_schema.tables where table_schema = 'marts' order by table_name"
-            )
-            tables = [row[0] for row in cur.fetchall()]
-            counts: dict[str, int] = {}
-            for table in tables:
-                cur.execute(sql.SQL("select count(*) from {}").format(sql.Identifier("marts", table)))
-                counts[table] = cur.fetchone()[0]
-    finally:
-        conn.close()
+    counts = table_row_counts(settings.warehouse_dsn, "marts")
     return {"data_through": through.isoformat() if through else None, "mart_rows": counts}
 
 
