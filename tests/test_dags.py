@@ -241,37 +241,58 @@ def test_simulate_shop_exists_only_where_sources_are_simulated(manifest, dagbag,
     assert "SHOPFLOW_SIMULATE_SOURCES='maybe': Input should be a valid boolean" in error
 
 
+# Airflow's DAG-bag module is loaded by the dag-processor before any DAG file: not their cost. Each file
+# is then parsed in a child forked from that state, so modules another DAG file imported cannot hide
+# this one's cost, and Airflow is imported once instead of once per file.
 _PARSE_PROBE = """
-import json, sys, time
-import airflow.dag_processing.dagbag  # loaded by the dag-processor before any DAG file: not their cost
-sys.path.insert(0, sys.argv[2])
-before = set(sys.modules)
-started = time.perf_counter()
-import runpy
-runpy.run_path(sys.argv[1], run_name="dag_file")
-seconds = time.perf_counter() - started
-print(json.dumps({"seconds": seconds, "modules": sorted(set(sys.modules) - before)}))
+import json, os, sys, time
+import airflow.dag_processing.dagbag
+sys.path.insert(0, sys.argv[1])
+for dag_file in sys.argv[2:]:
+    read, write = os.pipe()
+    if os.fork() == 0:
+        os.close(read)
+        before = set(sys.modules)
+        started = time.perf_counter()
+        import runpy
+        runpy.run_path(dag_file, run_name="dag_file")
+        seconds = time.perf_counter() - started
+        report = {"file": dag_file, "seconds": seconds, "modules": sorted(set(sys.modules) - before)}
+        os.write(write, json.dumps(report).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as child:
+        output = child.read()
+    _, status = os.wait()
+    if status != 0 or not output:
+        sys.exit(f"parsing {dag_file} failed (wait status {status})")
+    print(output)
 """
 
 
 @pytest.fixture(scope="module")
-def probe_home(tmp_path_factory):
-    return tmp_path_factory.mktemp("probe-airflow-home")
-
-
-@pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.name)
-def test_dag_file_parses_fast_without_heavy_imports(dag_file, manifest, probe_home):
-    # A fresh interpreter per file: modules another DAG file imported would hide this one's cost.
-    env = {**os.environ, "AIRFLOW_HOME": str(probe_home), "SHOPFLOW_SIMULATE_SOURCES": "true"}
+def parse_probes(manifest, tmp_path_factory):
+    """{DAG file name: {seconds, modules}} for every DAG file, each parsed in a fresh fork."""
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(tmp_path_factory.mktemp("probe-airflow-home")),
+        "SHOPFLOW_SIMULATE_SOURCES": "true",
+    }
     proc = subprocess.run(
-        [sys.executable, "-c", _PARSE_PROBE, str(dag_file), str(DAGS_DIR)],
+        [sys.executable, "-c", _PARSE_PROBE, str(DAGS_DIR), *map(str, DAG_FILES)],
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    probe = json.loads(proc.stdout.strip().splitlines()[-1])
+    probes = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith('{"file"')]
+    return {Path(probe["file"]).name: probe for probe in probes}
+
+
+@pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.name)
+def test_dag_file_parses_fast_without_heavy_imports(dag_file, parse_probes):
+    probe = parse_probes[dag_file.name]
     heavy = sorted({m.split(".")[0] for m in probe["modules"] if m.split(".")[0] in HEAVY_MODULES})
     assert heavy == [], f"{dag_file.name} imports {heavy} at parse time"
     assert probe["seconds"] < PARSE_BUDGET_SECONDS, f"{dag_file.name} took {probe['seconds']:.2f} s to parse"

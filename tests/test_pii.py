@@ -42,6 +42,7 @@ def test_patterns_find_every_generated_phone_and_email_and_spare_keys():
         assert not re.search(EMAIL_PATTERN, value) and not re.search(PHONE_PATTERN, value), value
 
 
+@pytest.mark.slow  # the demo pipeline's warehouse (built once per session)
 def test_no_clear_contact_data_outside_raw(built_warehouse):
     conn = psycopg2.connect(built_warehouse.warehouse_dsn)
     try:
@@ -54,6 +55,7 @@ def test_no_clear_contact_data_outside_raw(built_warehouse):
     assert {("raw.shop_customers", "email", "email"), ("raw.shop_customers", "phone", "phone")} <= in_raw
 
 
+@pytest.mark.slow  # the demo pipeline's warehouse (built once per session)
 def test_marts_hash_for_joins_and_mask_for_display(built_warehouse):
     conn = psycopg2.connect(built_warehouse.warehouse_dsn)
     try:
@@ -91,6 +93,7 @@ def test_scan_reports_table_column_and_example(stack, value):
     assert finding.table == f"{temp_schema}.leak"
 
 
+@pytest.mark.slow  # the demo pipeline's warehouse (built once per session)
 def test_customer_marts_carry_the_region_of_their_country(built_warehouse):
     from shopflow.regions import OTHER_REGION, REGION_COUNTRIES
 
