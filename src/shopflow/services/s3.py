@@ -6,8 +6,10 @@ on its own port, so the service takes a block of ten ports starting at SHOPFLOW_
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
+import urllib.request
 from pathlib import Path
 
 import boto3
@@ -82,7 +84,29 @@ class EmbeddedS3(PidFileService):
             s3_client(self.settings).list_buckets()
         except (BotoCoreError, ClientError):
             return False
-        return True
+        return self._volumes_registered()
+
+    def _volumes_registered(self) -> bool:
+        """The volume server has told the master about every volume on disk.
+
+        After a restart the S3 gateway answers before that: a read of an object written earlier then
+        fails with InternalError until the volume holding it is registered.
+        """
+        on_disk = sum(1 for _ in self.data_dir.glob("*.dat"))
+        try:
+            with urllib.request.urlopen(
+                f"http://{self.settings.host}:{self.settings.s3_port + 1}/dir/status", timeout=2
+            ) as response:
+                topology = json.load(response)["Topology"]
+        except (OSError, ValueError, KeyError):
+            return False
+        nodes = [
+            node
+            for dc in topology.get("DataCenters") or []
+            for rack in dc.get("Racks") or []
+            for node in rack.get("DataNodes") or []
+        ]
+        return bool(nodes) and sum(node["Volumes"] for node in nodes) >= on_disk
 
     def _after_start(self) -> None:
         ensure_bucket(self.settings)
