@@ -59,9 +59,9 @@ def parse_date(value: str | date) -> date:
 
 Scale = Annotated[
     float | None,
-    typer.Option(help="Volume multiplier: 1 = about 5,000 orders a year [default: SHOPFLOW_SIMULATION_SCALE, or 1]."),
+    typer.Option(help="Volume multiplier: 1 = about 5,000 orders a year (default: SHOPFLOW_SIMULATION_SCALE, or 1)."),
 ]
 Seed = Annotated[
     int | None,
-    typer.Option(help="Random seed; the same seed gives the same shop [default: SHOPFLOW_SIMULATION_SEED, or 42]."),
+    typer.Option(help="Random seed; the same seed gives the same shop (default: SHOPFLOW_SIMULATION_SEED, or 42)."),
 ]
