@@ -66,5 +66,6 @@ def api(
     host: str = typer.Option("127.0.0.1", help="Address to bind (0.0.0.0 only inside a container)."),
     port: int = typer.Option(58080, envvar="SHOPFLOW_API_PORT", help="Port to listen on."),
 ) -> None:
-    """Run the FakeStore-compatible API in the foreground."""
-    serve(host, port)
+    """Run the FakeStore-compatible API in the foreground (its OpenAPI document: /openapi.json)."""
+    with clean_errors():
+        serve(host, port)
