@@ -60,7 +60,7 @@ class ErrorBody(BaseModel):
 _EXPECTED = {"sort": "'asc' or 'desc'", "limit": "a non-negative integer"}
 Sort = Annotated[Literal["asc", "desc"], Query(description="Order by id.")]
 
-# An integer as JSON Schema has it: "20" and "20.0" are both 20 (the OpenAPI test sends both).
+# An integer as JSON Schema defines it, which the published document promises: "20.0" is 20 too.
 Limit = Annotated[int | None, Query(ge=0, description="Answer at most this many products.")]
 _BAD_QUERY: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "A query parameter has a value it does not accept."}
