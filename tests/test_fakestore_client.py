@@ -86,7 +86,8 @@ class _Server(ThreadingHTTPServer):
 @pytest.fixture
 def api() -> Iterator[tuple[str, _Server]]:
     server = _Server()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() waits for serve_forever's next poll: the default 0.5 s would be paid by every test.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", server

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -63,8 +64,10 @@ def env() -> None:
 
 @app.command()
 def api(
-    host: str = typer.Option("127.0.0.1", help="Address to bind (0.0.0.0 only inside a container)."),
-    port: int = typer.Option(58080, envvar="SHOPFLOW_API_PORT", help="Port to listen on."),
+    host: Annotated[str, typer.Option(help="Address to bind (0.0.0.0 only inside a container).")] = "127.0.0.1",
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default: SHOPFLOW_API_PORT, or 58080).")] = None,
 ) -> None:
-    """Run the FakeStore-compatible API in the foreground."""
-    serve(host, port)
+    """Run the FakeStore-compatible API in the foreground (its OpenAPI document: /openapi.json)."""
+    port = port or settings().api_port
+    with clean_errors():
+        serve(host, port)

@@ -1,8 +1,11 @@
 """A FakeStore-compatible HTTP API serving the real 20-product catalog shipped with the package.
 
 Endpoints as fakestoreapi.com has them: `/products` (with `limit` and `sort=asc|desc`),
-`/products/{id}`, `/products/categories`, `/products/category/{name}`. Unknown ids answer 404.
-Run it with `shopflow services api` (foreground) or let `shopflow services up` start it.
+`/products/{id}`, `/products/categories`, `/products/category/{name}`. Unknown ids answer 404, bad
+query values 400; every error body is `{"error": "<what was wrong>"}`. A FastAPI app served by
+uvicorn, so it publishes its OpenAPI document at `/openapi.json` (tests/test_fakestore_api.py tests
+the API against it). Run it with `shopflow services api` (foreground) or let `shopflow services up`
+start it.
 """
 
 from __future__ import annotations
@@ -10,18 +13,20 @@ from __future__ import annotations
 import json
 import sys
 from functools import cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
-from urllib.parse import parse_qs, unquote, urlsplit
+from typing import Annotated, Any, Literal
 
-from shopflow.services.process import (
-    PidFileService,
-    PortSpec,
-    ServiceError,
-    ensure_ports_free,
-    port_accepts,
-    spawn,
-)
+import uvicorn
+from fastapi import FastAPI, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from shopflow.services.process import PidFileService, PortSpec, ensure_ports_free, port_accepts, spawn
+
+PORT_VARIABLE = "SHOPFLOW_API_PORT"
 
 
 @cache
@@ -31,72 +36,136 @@ def catalog() -> tuple[dict, ...]:
     return tuple(json.loads(text))
 
 
-class BadRequest(ValueError):
-    pass
+# --- the documented shapes (the OpenAPI document's schemas) ----------------------------------------------
+class Rating(BaseModel):
+    rate: float
+    count: int
 
 
-def _apply_query(products: list[dict], query: dict[str, list[str]]) -> list[dict]:
-    sort = query.get("sort", ["asc"])[-1]
-    if sort not in ("asc", "desc"):
-        raise BadRequest(f"sort must be 'asc' or 'desc', got {sort!r}")
-    products = sorted(products, key=lambda p: p["id"], reverse=sort == "desc")
-    if "limit" in query:
-        raw = query["limit"][-1]
-        if not raw.isdigit():
-            raise BadRequest(f"limit must be a non-negative integer, got {raw!r}")
-        products = products[: int(raw)]
-    return products
+class Product(BaseModel):
+    id: int
+    title: str
+    price: float
+    description: str
+    category: str
+    image: str
+    rating: Rating
 
 
-def route(path: str, query: dict[str, list[str]]) -> tuple[int, object]:
-    """Answer one GET request: (status, JSON body)."""
-    parts = [unquote(p) for p in path.strip("/").split("/") if p]
-    items = list(catalog())
-    if parts == ["products"]:
-        return 200, _apply_query(items, query)
-    if parts == ["products", "categories"]:
-        return 200, sorted({p["category"] for p in items})
-    if len(parts) == 3 and parts[:2] == ["products", "category"]:
-        return 200, _apply_query([p for p in items if p["category"] == parts[2]], query)
-    if len(parts) == 2 and parts[0] == "products":
-        if parts[1].isdigit():
-            for product in items:
-                if product["id"] == int(parts[1]):
-                    return 200, product
-        return 404, {"error": f"product {parts[1]!r} not found"}
-    return 404, {"error": f"no route for {path!r}"}
+class ErrorBody(BaseModel):
+    error: str
 
 
-class FakeStoreHandler(BaseHTTPRequestHandler):
-    server_version = "shopflow-fakestore/1"
+# What each query parameter accepts, as the 400 answer words it.
+_EXPECTED = {"sort": "'asc' or 'desc'", "limit": "a non-negative integer"}
+Sort = Annotated[Literal["asc", "desc"], Query(description="Order by id.")]
 
-    def do_GET(self) -> None:
-        url = urlsplit(self.path)
-        try:
-            status, body = route(url.path, parse_qs(url.query))
-        except BadRequest as err:
-            status, body = 400, {"error": str(err)}
-        payload = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+# An integer as JSON Schema defines it, which the published document promises: "20.0" is 20 too.
+Limit = Annotated[int | None, Query(ge=0, description="Answer at most this many products.")]
+_BAD_QUERY: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "A query parameter has a value it does not accept."}
+}
 
-    def log_message(self, format: str, *args) -> None:
-        print(f"{self.address_string()} {format % args}", flush=True)
+app = FastAPI(
+    title="shopflow FakeStore-compatible API",
+    version="1",
+    description="The FakeStore product catalog shipped with shopflow, served read-only.",
+    # Swagger UI and ReDoc load their scripts from a CDN; the machine-readable document is enough.
+    docs_url=None,
+    redoc_url=None,
+    # "default" documents every other error's body; it also stands in for FastAPI's 422 entry, which
+    # this API never answers (bad input is a 400, see _bad_request).
+    responses={"default": {"model": ErrorBody, "description": "An error; `error` says what was wrong."}},
+)
+
+
+def _listing(products: list[dict], sort: str, limit: int | None) -> JSONResponse:
+    ordered = sorted(products, key=lambda p: p["id"], reverse=sort == "desc")
+    return JSONResponse(ordered if limit is None else ordered[:limit])
+
+
+# Handlers return the catalog's dicts as stored (a price of 695 stays an integer, as upstream has it);
+# the response models document them, and the API test checks every answer against that document.
+@app.get("/products", response_model=list[Product], responses=_BAD_QUERY)
+def products(sort: Sort = "asc", limit: Limit = None) -> Any:
+    """Every product."""
+    return _listing(list(catalog()), sort, limit)
+
+
+@app.get("/products/categories", response_model=list[str])
+def categories() -> Any:
+    """The category names, sorted."""
+    return JSONResponse(sorted({p["category"] for p in catalog()}))
+
+
+@app.get("/products/category/{name}", response_model=list[Product], responses=_BAD_QUERY)
+def products_in_category(
+    name: Annotated[str, Path(description="A category, as /products/categories lists them.", examples=["jewelery"])],
+    sort: Sort = "asc",
+    limit: Limit = None,
+) -> Any:
+    """The products of one category (none for an unknown category)."""
+    return _listing([p for p in catalog() if p["category"] == name], sort, limit)
+
+
+@app.get(
+    "/products/{product_id}",
+    response_model=Product,
+    responses={404: {"model": ErrorBody, "description": "No product has this id."}},
+)
+def product(product_id: Annotated[str, Path(description="A catalog id, 1 to 20.", examples=["1", "20"])]) -> Any:
+    """One product. The id is a path segment: anything that is not a catalog id answers 404."""
+    if product_id.isascii() and product_id.isdigit():
+        for item in catalog():
+            if item["id"] == int(product_id):
+                return JSONResponse(item)
+    return JSONResponse({"error": f"product {product_id!r} not found"}, status_code=404)
+
+
+@app.exception_handler(RequestValidationError)
+async def _bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """A bad query value answers 400 naming the parameter, what it accepts and what it got."""
+    problems = []
+    for error in exc.errors():
+        name = str(error["loc"][-1])
+        expected = _EXPECTED.get(name)
+        problems.append(f"{name} must be {expected}, got {error['input']!r}" if expected else f"{name}: {error['msg']}")
+    return JSONResponse({"error": "; ".join(problems)}, status_code=400)
+
+
+@app.exception_handler(HTTPException)
+async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    """Routing errors in the API's own error shape: an unknown path, a method other than GET."""
+    path = request.url.path
+    if exc.status_code == 404:
+        message = f"no route for {path!r}"
+    elif exc.status_code == 405:
+        message = f"method {request.method} not allowed on {path!r}; this API answers GET only"
+    else:
+        message = str(exc.detail)
+    return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
+
+
+class _IgnoreTrailingSlash:
+    """`/products/` answers as `/products` does, rather than with a redirect to it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and len(scope["path"]) > 1 and scope["path"].endswith("/"):
+            scope = {**scope, "path": scope["path"].rstrip("/") or "/"}
+        await self.app(scope, receive, send)
+
+
+app.add_middleware(_IgnoreTrailingSlash)
 
 
 def serve(host: str, port: int) -> None:
-    """Serve the API in the foreground until interrupted."""
-    httpd = ThreadingHTTPServer((host, port), FakeStoreHandler)
+    """Serve the API in the foreground until interrupted (Ctrl-C or SIGTERM)."""
+    ensure_ports_free("api", host, [PortSpec(port, PORT_VARIABLE)])
     print(f"FakeStore-compatible API on http://{host}:{port} ({len(catalog())} products)", flush=True)
-    try:
-        httpd.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        httpd.server_close()
+    uvicorn.run(app, host=host, port=port, log_level="info")
 
 
 class EmbeddedFakeStoreApi(PidFileService):
@@ -108,7 +177,7 @@ class EmbeddedFakeStoreApi(PidFileService):
         return port_accepts(self.settings.host, self.settings.api_port)
 
     def _launch(self) -> None:
-        ensure_ports_free("api", self.settings.host, [PortSpec(self.settings.api_port, "SHOPFLOW_API_PORT")])
+        ensure_ports_free("api", self.settings.host, [PortSpec(self.settings.api_port, PORT_VARIABLE)])
         spawn(
             [sys.executable, "-m", "shopflow.services.fakestore_api", self.settings.host, str(self.settings.api_port)],
             log=self.log,
@@ -117,9 +186,6 @@ class EmbeddedFakeStoreApi(PidFileService):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        raise SystemExit("usage: python -m shopflow.services.fakestore_api HOST PORT")
-    try:
-        serve(sys.argv[1], int(sys.argv[2]))
-    except OSError as err:
-        raise ServiceError(f"api: cannot listen on {sys.argv[1]}:{sys.argv[2]}: {err}") from err
+    if len(sys.argv) != 3 or not sys.argv[2].isdigit():
+        raise SystemExit("usage: python -m shopflow.services.fakestore_api HOST PORT (PORT a number)")
+    serve(sys.argv[1], int(sys.argv[2]))

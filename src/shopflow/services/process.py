@@ -7,10 +7,12 @@ import os
 import signal
 import socket
 import subprocess
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from shopflow.errors import ShopflowError
 
@@ -55,30 +57,32 @@ def ensure_ports_free(service: str, host: str, ports: Sequence[PortSpec]) -> Non
             )
 
 
+def poll_until(check: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
+    """Call `check` every `interval` seconds until it returns true (then True) or `timeout` passes (False)."""
+    retrying = Retrying(
+        stop=stop_after_delay(timeout),
+        wait=wait_fixed(interval),
+        retry=retry_if_result(lambda ready: not ready),
+        retry_error_callback=lambda _state: False,
+    )
+    return bool(retrying(check))
+
+
 def wait_until(check: Callable[[], bool], timeout: float, what: str, log: Path | None = None) -> None:
     """Poll `check` until it is true; on timeout raise naming `what` and the log to read."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    hint = f"; see {log}" if log else ""
-    raise ServiceError(f"{what} did not become ready within {timeout:.0f} s{hint}")
+    if not poll_until(check, timeout):
+        hint = f"; see {log}" if log else ""
+        raise ServiceError(f"{what} did not become ready within {timeout:.0f} s{hint}")
 
 
 def pid_alive(pid: int) -> bool:
+    """True when `pid` runs; a zombie (killed, not yet reaped by its parent) does not."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
+    except psutil.AccessDenied:
         return True
-    # A zombie still answers kill(0); it is not running.
-    with contextlib.suppress(OSError):
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        if state == "Z":
-            return False
-    return True
 
 
 def read_pid(pidfile: Path, marker: str) -> int | None:
@@ -87,13 +91,14 @@ def read_pid(pidfile: Path, marker: str) -> int | None:
         pid = int(pidfile.read_text().strip())
     except (FileNotFoundError, ValueError):
         return None
-    if not pid_alive(pid):
-        return None
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return None
+        # The marker guards against a recycled pid: another program now running under our old number.
+        return pid if marker in " ".join(process.cmdline()) else None
+    except psutil.Error:  # gone, or not ours to inspect
         return None
-    return pid if marker in cmdline else None
 
 
 def spawn(
@@ -120,17 +125,19 @@ def terminate(pid: int, timeout: float = 20.0) -> None:
     """SIGTERM the process group of `pid`, then SIGKILL what is left after `timeout` seconds."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
-        if not pid_alive(pid):
-            return
-        time.sleep(0.1)
+    if poll_until(lambda: _reaped_or_gone(pid), timeout):
+        return
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, 0)
+
+
+def _reaped_or_gone(pid: int) -> bool:
+    # Reap it when it is our child (else it stays a zombie); a zombie of another parent counts as gone.
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    return not pid_alive(pid)
 
 
 class PidFileService:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import requests
+from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from shopflow.contracts import PRODUCTS
 from shopflow.sources import SourceError
@@ -27,8 +27,26 @@ _REQUIRED_FIELDS: tuple[tuple[str, tuple[type, ...]], ...] = (
 PRODUCT_COLUMNS: tuple[str, ...] = tuple(PRODUCTS.data_column_names)
 
 
-def _is_retryable_status(status: int) -> bool:
-    return 500 <= status <= 599
+class _Transient(Exception):
+    """A failure that may heal on its own (5xx, timeout, refused connection): worth another attempt."""
+
+
+def _get(http: requests.Session, url: str, timeout: float) -> requests.Response:
+    """One GET; raise _Transient for what a retry may fix, SourceError for what it cannot."""
+    try:
+        response = http.get(url, timeout=timeout, headers={"Accept": "application/json"})
+    except requests.Timeout as exc:
+        raise _Transient(f"timed out after {timeout:g}s ({type(exc).__name__})") from exc
+    except requests.ConnectionError as exc:
+        raise _Transient(f"connection error: {exc}") from exc
+    if 500 <= response.status_code <= 599:
+        raise _Transient(f"HTTP {response.status_code} {response.reason}")
+    if response.status_code != 200:
+        # A 4xx will not heal by retrying: the URL or the request is wrong.
+        raise SourceError(
+            f"GET {url} answered HTTP {response.status_code} {response.reason}; check the FakeStore API base URL"
+        )
+    return response
 
 
 def fetch_products(
@@ -47,34 +65,24 @@ def fetch_products(
     if retries < 0:
         raise ValueError(f"retries must be >= 0, got {retries}")
     url = base_url.rstrip("/") + "/products"
+    # tenacity rather than urllib3's Retry on the session: the caller's session is left as it is, the
+    # first retry waits too (urllib3 skips that wait), and the error below names the last failure.
+    retrying = Retrying(
+        stop=stop_after_attempt(retries + 1),
+        wait=wait_exponential(multiplier=backoff),  # backoff, 2 * backoff, 4 * backoff ...
+        retry=retry_if_exception_type(_Transient),
+    )
     http = session if session is not None else requests.Session()
-    attempts = retries + 1
-    last_error = ""
     try:
-        for attempt in range(1, attempts + 1):
-            try:
-                response = http.get(url, timeout=timeout, headers={"Accept": "application/json"})
-            except requests.Timeout as exc:
-                last_error = f"timed out after {timeout:g}s ({type(exc).__name__})"
-            except requests.ConnectionError as exc:
-                last_error = f"connection error: {exc}"
-            else:
-                if _is_retryable_status(response.status_code):
-                    last_error = f"HTTP {response.status_code} {response.reason}"
-                elif response.status_code != 200:
-                    # A 4xx will not heal by retrying: the URL or the request is wrong.
-                    raise SourceError(
-                        f"GET {url} answered HTTP {response.status_code} {response.reason}; "
-                        "check the FakeStore API base URL"
-                    )
-                else:
-                    return parse_products(response.content, url)
-            if attempt < attempts:
-                time.sleep(backoff * 2 ** (attempt - 1))
+        response = retrying(_get, http, url, timeout)
+    except RetryError as exc:
+        raise SourceError(
+            f"GET {url} failed after {retries + 1} attempts; last error: {exc.last_attempt.exception()}"
+        ) from None
     finally:
         if session is None:
             http.close()
-    raise SourceError(f"GET {url} failed after {attempts} attempts; last error: {last_error}")
+    return parse_products(response.content, url)
 
 
 def parse_products(body: bytes | str, url: str) -> list[dict[str, Any]]:
