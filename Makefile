@@ -101,7 +101,8 @@ lint: services-up ## ruff, import contracts, mypy, the secret scanner and SQLFlu
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/python scripts/check_secrets.py
-	cd transform && ../$(BIN)/sqlfluff lint models
+	@# SQLFluff renders the models with the dbt templater: DBT_PG_* from the settings, like every dbt call.
+	eval "$$($(BIN)/shopflow services env)" && cd transform && ../$(BIN)/sqlfluff lint models
 
 format: setup ## apply ruff formatting and fixes
 	$(BIN)/ruff check --fix .

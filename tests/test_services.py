@@ -102,6 +102,8 @@ def test_second_start_is_a_no_op(stack):
 def test_env_exports_point_at_the_running_services(stack):
     exports = dict(line.removeprefix("export ").split("=", 1) for line in env_exports(stack))
     assert exports["PGPORT"] == str(stack.pg_port)
+    # dbt's profile (and SQLFluff's dbt templater in `make lint`) follow a moved port too.
+    assert (exports["DBT_PG_PORT"], exports["DBT_PG_DBNAME"]) == (str(stack.pg_port), "warehouse")
     assert exports["AWS_ENDPOINT_URL_S3"] == stack.s3_endpoint_url
     env = {**os.environ, **{k: v.strip("'") for k, v in exports.items()}}
     psql = shutil.which("psql")

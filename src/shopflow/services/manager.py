@@ -10,6 +10,7 @@ from shopflow.config import Settings
 from shopflow.services.fakestore_api import EmbeddedFakeStoreApi
 from shopflow.services.postgres import EmbeddedPostgres
 from shopflow.services.s3 import EmbeddedS3
+from shopflow.transform.runner import dbt_env
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,8 @@ def services_status(settings: Settings) -> list[ServiceState]:
 def env_exports(settings: Settings) -> list[str]:
     """`export NAME=value` lines for psql, aws-cli and boto3 against the configured services.
 
-    libpq's PG* variables point at the warehouse; the shop database is SHOP_DATABASE_URL. The names
+    libpq's PG* variables point at the warehouse, dbt's DBT_PG_* too (for `dbt` or SQLFluff run by hand
+    in transform/); the shop database is SHOP_DATABASE_URL. The names
     deliberately differ from the variables that switch shopflow to external services (SHOP_DSN,
     S3_ENDPOINT_URL, FAKESTORE_API_URL), so evaluating them in a shell changes nothing for shopflow.
     """
@@ -98,5 +100,6 @@ def env_exports(settings: Settings) -> list[str]:
         "AWS_DEFAULT_REGION": settings.s3_region,
         "LAKE_BUCKET": settings.lake_bucket,
         "FAKESTORE_BASE_URL": settings.fakestore_api_url,
+        **dbt_env(settings),
     }
     return [f"export {name}={shlex.quote(value)}" for name, value in values.items()]
