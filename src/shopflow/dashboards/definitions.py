@@ -204,13 +204,16 @@ class CardSpec(_Definition):
         for loc, name in self.column_refs():
             if name not in by_name:
                 problems.add(loc, f"{name!r} is not one of the declared columns {names}", name)
-        numeric = [(("value",), self.value), (("x",), self.x), (("y",), self.y), (("size",), self.size)]
+        numeric: list[tuple[tuple[str | int, ...], str | None]] = [
+            (("value",), self.value),
+            (("x",), self.x),
+            (("y",), self.y),
+            (("size",), self.size),
+        ]
         numeric += [(("metrics", i), name) for i, name in enumerate(self.metrics)]
-        for loc, name in numeric:
-            if name in by_name and by_name[name].format not in NUMERIC_FORMATS:
-                problems.add(
-                    loc, f"column {name!r} has format {by_name[name].format!r}; a number format is needed", name
-                )
+        for loc, ref in numeric:
+            if ref is not None and ref in by_name and by_name[ref].format not in NUMERIC_FORMATS:
+                problems.add(loc, f"column {ref!r} has format {by_name[ref].format!r}; a number format is needed", ref)
         if self.trend is not None and self.trend.growth in by_name and by_name[self.trend.growth].format != "percent":
             problems.add(("trend", "growth"), f"column {self.trend.growth!r} must have format 'percent'")
         if self.value_colors is not None and viz not in VALUE_COLORED:
@@ -400,8 +403,10 @@ def _load_card(folder: Path, stem: str, root: Path, problems: list[str]) -> Card
     if not sql:
         problems.append(f"{_rel(sql_path, root)}: SQL file is empty")
         return None
+    # The YAML's fields are validated already (and the description stripped, so validating them
+    # again would refuse a blank one, which provisioning reports in Metabase's terms): construct.
     fields = {name: getattr(spec, name) for name in spec.model_fields_set}
-    return Card(
+    return Card.model_construct(
         **fields,
         key=f"{folder.name}/{stem}",
         sql=sql.rstrip(";").rstrip(),
@@ -459,7 +464,8 @@ def _load_dashboard(path: Path, root: Path, cards: dict[str, Card], problems: li
     # Unknown cards are looked up even in a file with other problems, so all are reported at once.
     items: list[LayoutItem] = []
     unknown = False
-    for i, placement in enumerate(spec.layout) if spec is not None else _placements(doc):
+    placements = list(enumerate(spec.layout)) if spec is not None else _placements(doc)
+    for i, placement in placements:
         key = card_key(placement.card, slug)
         card = cards.get(key)
         if card is None:
