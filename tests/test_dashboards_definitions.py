@@ -1,15 +1,14 @@
-"""The dashboard definitions in metabase/: schema validation, clear errors, and card SQL rules."""
+"""The dashboard definitions in metabase/: model validation, clear errors, and card SQL rules."""
 
 from __future__ import annotations
 
-import shutil
 import textwrap
 from functools import cache
 from pathlib import Path
 
 import pytest
 
-from shopflow.dashboards.definitions import DEFAULT_ROOT, DefinitionError, all_cards, load_dashboards
+from shopflow.dashboards.definitions import DefinitionError, all_cards, load_dashboards
 
 EXPECTED_CARDS = {
     "executive": 8,
@@ -40,9 +39,10 @@ def test_customer_segment_order_and_inventory_colours_are_defined():
     cards = {c.key: c for c in all_cards(load_dashboards())}
     segments = cards["customer_analytics/value_segments"]
     assert segments.visualization == "donut"
-    assert list(segments.value_colors) == ["VIP", "High", "Medium", "Low"]
+    assert segments.value_colors.column == "value_segment"
+    assert list(segments.value_colors.colors) == ["VIP", "High", "Medium", "Low"]
     inventory = cards["product_performance/slow_moving_inventory"]
-    assert inventory.value_colors == {
+    assert inventory.value_colors.colors == {
         "slow-moving": "#ED6E6E",
         "watch": "#F9A846",
         "healthy": "#84BB4C",
@@ -78,7 +78,6 @@ layout:
 
 
 def _write_tree(root: Path, layout: str, cards: dict[str, tuple[str, str | None]]) -> Path:
-    shutil.copytree(DEFAULT_ROOT / "schema", root / "schema")
     (root / "dashboards").mkdir()
     (root / "dashboards" / "test.yml").write_text(DASHBOARD_YML.format(layout=layout))
     folder = root / "cards" / "test"
@@ -126,7 +125,7 @@ def test_minimal_tree_loads(tmp_path):
         pytest.param(
             ONE,
             {"a": (_card(viz="donutt"), CARD_SQL)},
-            ["cards/test/a.yml", "field visualization", "'donutt' is not one of"],
+            ["cards/test/a.yml", "field visualization: Input should be 'scalar', 'line',", "not 'donutt'"],
             id="bad-visualization",
         ),
         pytest.param(
@@ -144,7 +143,7 @@ def test_minimal_tree_loads(tmp_path):
         pytest.param(
             ONE,
             {"a": (_card().replace("x_label: Category\n", ""), CARD_SQL)},
-            ["cards/test/a.yml", "'x_label' is a required property"],
+            ["cards/test/a.yml", "field x_label: required for a bar card"],
             id="missing-axis-label",
         ),
         pytest.param(
@@ -168,14 +167,62 @@ def test_minimal_tree_loads(tmp_path):
         pytest.param(
             ONE,
             {"a": (_card().replace("format: currency", "format: money"), CARD_SQL)},
-            ["cards/test/a.yml", "field columns.1.format", "'money' is not one of"],
+            ["cards/test/a.yml", "field columns.1.format: Input should be 'currency',", "not 'money'"],
             id="bad-format",
         ),
         pytest.param(
             "  - {card: a, row: 0, col: 0, size_x: 12}",
             {"a": (_card(), CARD_SQL)},
-            ["dashboards/test.yml", "field layout.0", "'size_y' is a required property"],
+            ["dashboards/test.yml", "field layout.0.size_y: required"],
             id="layout-missing-size",
+        ),
+        pytest.param(
+            ONE,
+            {"a": (_card().replace("format: currency}", "format: currency, colour: '#509EE3'}"), CARD_SQL)},
+            ["cards/test/a.yml", "field columns.1.colour: unknown field (a typo?), value '#509EE3'"],
+            id="unknown-field",
+        ),
+        pytest.param(
+            ONE,
+            {"a": (_card().replace("dimension: category", "dimension:"), CARD_SQL)},
+            ["cards/test/a.yml", "field dimension: empty: give a value or leave the field out"],
+            id="empty-value",
+        ),
+        pytest.param(
+            ONE,
+            {"a": (_card().replace("format: currency}", "format: currency, decimals: '2'}"), CARD_SQL)},
+            ["cards/test/a.yml", "field columns.1.decimals: Input should be a valid integer, not '2'"],
+            id="text-for-a-number",
+        ),
+        pytest.param(
+            "  - {card: a, row: 0, col: 0, size_x: 12, size_y: 6}\n  - {card: test/a, row: 6, col: 0, size_x: 12, size_y: 6}",
+            {"a": (_card(), CARD_SQL)},
+            ["dashboards/test.yml", "field layout.1.card: 'test/a' is already placed at layout.0"],
+            id="card-placed-twice",
+        ),
+        pytest.param(
+            ONE,
+            {"a": (_card(viz="pie").replace("metrics: [revenue]", "metrics: [revenue, revenue]"), CARD_SQL)},
+            ["field metrics: a pie card shows one metric, not 2", "field metrics.1: 'revenue' is listed twice"],
+            id="pie-with-two-metrics",
+        ),
+        pytest.param(
+            ONE,
+            {"a": (_card().replace("metrics: [revenue]", "metrics: [category]"), CARD_SQL)},
+            ["field metrics.0: column 'category' has format 'text'; a number format is needed"],
+            id="text-metric",
+        ),
+        pytest.param(
+            ONE,
+            {"a": (_card() + "value_colors: {column: category, colors: {a: '#ffffff'}}\n", CARD_SQL)},
+            ["cards/test/a.yml", "field value_colors: only table, pie and donut cards colour by value, not 'bar'"],
+            id="value-colors-on-a-bar",
+        ),
+        pytest.param(
+            ONE,
+            {"a": ("- just\n- a list\n", CARD_SQL)},
+            ["cards/test/a.yml", "field (top level): should be a mapping of fields, not ['just', 'a list']"],
+            id="not-a-mapping",
         ),
     ],
 )

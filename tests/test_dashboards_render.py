@@ -18,8 +18,16 @@ import pytest
 
 from shopflow.dashboards.definitions import DEFAULT_ROOT, Card, Column, all_cards, load_dashboards
 from shopflow.dashboards.formatting import format_value
-from shopflow.dashboards.html import NO_DATA, chart_figure, plotly_js, render_dashboards, write_site
-from shopflow.dashboards.insights import compute_insights, peak_traffic_hour, slow_moving_share
+from shopflow.dashboards.html import (
+    NO_DATA,
+    chart_figure,
+    dashboard_page,
+    index_page,
+    plotly_js,
+    render_dashboards,
+    write_site,
+)
+from shopflow.dashboards.insights import Insight, compute_insights, peak_traffic_hour, slow_moving_share
 from shopflow.dashboards.queries import CardQueryError, CardResult, run_cards
 from shopflow.warehouse.ops import ensure_ops_schema
 
@@ -504,22 +512,22 @@ def dom_text(page: str) -> str:
 @pytest.mark.parametrize(
     ("value", "column", "expected"),
     [
-        (Decimal("1234.5"), Column("r", "R", "currency", decimals=2), "$1,234.50"),
-        (Decimal("1234.5"), Column("r", "R", "currency", decimals=0), "$1,234"),
-        (Decimal("-99.999"), Column("r", "R", "currency"), "-$100.00"),
-        (Decimal("0.1234"), Column("p", "P", "percent", decimals=1), "12.3%"),
-        (-0.05, Column("p", "P", "percent", decimals=0), "-5%"),
-        (1234567, Column("n", "N", "number", decimals=0), "1,234,567"),
-        (Decimal("3.14159"), Column("n", "N", "number", decimals=1), "3.1"),
-        (dt.date(2026, 3, 1), Column("d", "D", "date", date_unit="month"), "Mar 2026"),
+        (Decimal("1234.5"), Column(name="r", label="R", format="currency", decimals=2), "$1,234.50"),
+        (Decimal("1234.5"), Column(name="r", label="R", format="currency", decimals=0), "$1,234"),
+        (Decimal("-99.999"), Column(name="r", label="R", format="currency"), "-$100.00"),
+        (Decimal("0.1234"), Column(name="p", label="P", format="percent", decimals=1), "12.3%"),
+        (-0.05, Column(name="p", label="P", format="percent", decimals=0), "-5%"),
+        (1234567, Column(name="n", label="N", format="number", decimals=0), "1,234,567"),
+        (Decimal("3.14159"), Column(name="n", label="N", format="number", decimals=1), "3.1"),
+        (dt.date(2026, 3, 1), Column(name="d", label="D", format="date", date_unit="month"), "Mar 2026"),
         (
             dt.datetime(2026, 3, 1, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=-5))),
-            Column("d", "D", "date"),
+            Column(name="d", label="D", format="date"),
             "2026-03-02",
         ),
-        (None, Column("n", "N", "number"), "—"),
-        (True, Column("t", "T", "text"), "yes"),
-        ("men's clothing", Column("t", "T", "text"), "men's clothing"),
+        (None, Column(name="n", label="N", format="number"), "—"),
+        (True, Column(name="t", label="T", format="text"), "yes"),
+        ("men's clothing", Column(name="t", label="T", format="text"), "men's clothing"),
     ],
 )
 def test_format_value(value, column, expected):
@@ -644,6 +652,34 @@ def test_site_is_self_contained_and_formatted(tmp_path):
     index_text = dom_text(index.read_text())
     assert 'href="executive.html"' in index.read_text()
     assert "75.0% of customers" in index_text
+
+
+def test_script_in_a_value_is_escaped_not_run():
+    """Definitions and warehouse values are text: a `<script>` in any of them is shown, never run."""
+    attack = "<script>alert('x')</script>"
+    dashboard = next(d for d in DASHBOARDS if d.slug == "customer_analytics")
+    top = dashboard.layout[0].card.model_copy(update={"title": f"Top {attack}", "description": attack})
+    items = [item.model_copy(update={"card": top}) if i == 0 else item for i, item in enumerate(dashboard.layout)]
+    dashboard = dashboard.model_copy(update={"title": attack, "description": attack, "layout": tuple(items)})
+    results = sample_results()
+    for key, res in list(results.items()):
+        if key.startswith("customer_analytics/"):
+            # every text cell of every card (table cells, chart labels and categories) carries the attack
+            rows = [tuple(attack if isinstance(v, str) else v for v in row) for row in res.rows]
+            results[key] = CardResult(
+                card=top if key == top.key else res.card, columns=res.columns, rows=rows, elapsed_s=0
+            )
+    insights = [Insight("customer_analytics", attack, attack)]
+    page = dashboard_page(dashboard, results, [dashboard], insights, data_through=None, generated_at=GENERATED_AT)
+    page = page.replace(plotly_js(), "")
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page  # in the title, cards, table and insight
+    # Only the page's own four scripts: the error hook, Plotly, the chart specs and the drawing code.
+    assert page.count("<script") == 4 and page.count("</script>") == 4
+    specs = json.loads(re.search(r'id="chart-specs">(.*?)</script>', page, re.S).group(1))
+    assert attack in json.dumps(specs)  # chart labels keep the text; the JSON escapes "</" in the page
+    index = index_page([dashboard], insights, data_through=None, generated_at=GENERATED_AT)
+    assert "<script>alert" not in index and index.count("<script") == 1
 
 
 def test_empty_results_show_no_data_not_blank_charts(tmp_path):

@@ -2,18 +2,31 @@
 
 The same definitions feed the built-in HTML dashboards and Metabase provisioning, so everything
 either of them relies on is checked here, once, with errors that name the file and the field.
+Each YAML file is read into a pydantic model: field types and ranges are declared on the models
+(`CardSpec`, `DashboardSpec`), rules between the fields of one file in their validators (a line
+card needs axis labels, a metric must be a declared column, two cards must not overlap), and rules
+across files (unique titles, every card placed exactly where it is defined) in `load_dashboards`.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-from functools import cache
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, Self
 
 import yaml
-from jsonschema import Draft202012Validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from shopflow.config import PROJECT_ROOT
 from shopflow.errors import ShopflowError
@@ -21,8 +34,40 @@ from shopflow.errors import ShopflowError
 DEFAULT_ROOT = PROJECT_ROOT / "metabase"
 GRID_COLUMNS = 24  # Metabase's dashboard grid (GRID_WIDTH in its frontend/src/metabase/lib/dashboard_grid).
 
-VISUALIZATIONS = ("scalar", "line", "bar", "row", "pie", "donut", "table", "bubble", "funnel")
-FORMATS = ("currency", "percent", "number", "date", "text")
+Visualization = Literal["scalar", "line", "bar", "row", "pie", "donut", "table", "bubble", "funnel"]
+Format = Literal["currency", "percent", "number", "date", "text"]
+NUMERIC_FORMATS = ("currency", "percent", "number")
+
+# Which optional fields each visualization needs (Metabase and the HTML pages both read them).
+REQUIRED_BY_VISUALIZATION: dict[str, tuple[str, ...]] = {
+    "line": ("dimension", "metrics", "x_label", "y_label"),
+    "bar": ("dimension", "metrics", "x_label", "y_label"),
+    "row": ("dimension", "metrics", "x_label", "y_label"),
+    "pie": ("dimension", "metrics"),
+    "donut": ("dimension", "metrics"),
+    "funnel": ("dimension", "metrics"),
+    "scalar": ("value",),
+    "bubble": ("x", "y", "size", "label", "x_label", "y_label"),
+}
+SINGLE_METRIC = ("pie", "donut", "funnel")
+VALUE_COLORED = ("table", "pie", "donut")
+
+# Strict: YAML's `yes`, `1` or `2026-01-01` are not silently turned into the text or number expected.
+Text = Annotated[str, Strict(), StringConstraints(min_length=1)]
+Title = Annotated[str, Strict(), StringConstraints(min_length=1, max_length=100)]
+# Stripped after the check, as folded YAML (`>`) ends with a newline; a description of blanks loads
+# and is refused by Metabase provisioning, whose rule (non-blank) it is.
+Description = Annotated[str, Strict(), StringConstraints(min_length=1), AfterValidator(lambda text: text.strip())]
+ColumnName = Annotated[str, Strict(), StringConstraints(pattern=r"^[a-z_][a-z0-9_]*$")]
+Color = Annotated[str, Strict(), StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$")]
+# A card in metabase/cards/<this dashboard>/, or <other dashboard>/<card>.
+CardRef = Annotated[str, Strict(), StringConstraints(pattern=r"^([a-z0-9_]+/)?[a-z0-9_]+$")]
+Decimals = Annotated[int, Strict(), Field(ge=0, le=6)]
+Position = Annotated[int, Strict(), Field(ge=1)]
+GridRow = Annotated[int, Strict(), Field(ge=0)]
+GridColumn = Annotated[int, Strict(), Field(ge=0, le=GRID_COLUMNS - 1)]
+Width = Annotated[int, Strict(), Field(ge=1, le=GRID_COLUMNS)]
+Height = Annotated[int, Strict(), Field(ge=1, le=40)]
 
 
 class DefinitionError(ShopflowError, ValueError):
@@ -35,48 +80,155 @@ class DefinitionError(ShopflowError, ValueError):
         super().__init__("\n".join([header, *(f"  - {p}" for p in problems)]))
 
 
-@dataclass(frozen=True)
-class Column:
+class _Problems:
+    """Problems a validator finds, each at a field: raised together as one pydantic ValidationError.
+
+    pydantic prefixes the locations with the path to the model, so a problem found in a column is
+    reported as `columns.2.name` like any type error.
+    """
+
+    def __init__(self, model: str):
+        self.model = model
+        self.details: list[InitErrorDetails] = []
+
+    def add(self, loc: tuple[str | int, ...], text: str, value: Any = None) -> None:
+        # The text goes in as context: braces in it (a dict, a set) are not taken for placeholders.
+        error = PydanticCustomError("definition", "{text}", {"text": text})
+        self.details.append(InitErrorDetails(type=error, loc=loc, input=value))
+
+    def raise_any(self) -> None:
+        if self.details:
+            raise ValidationError.from_exception_data(self.model, self.details)
+
+
+class _Definition(BaseModel):
+    """A mapping in a definition file: unknown keys are errors, nothing is changed after loading."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        # An empty YAML value (`dimension:`) is null: an omission to report, not a default to apply.
+        if isinstance(data, dict):
+            problems = _Problems(cls.__name__)
+            for key, value in data.items():
+                if value is None and key in cls.model_fields:
+                    problems.add((key,), "empty: give a value or leave the field out")
+            problems.raise_any()
+        return data
+
+
+class Column(_Definition):
     """One column of a card's result and how to show it."""
 
-    name: str
-    label: str
-    format: str
-    decimals: int | None = None
-    date_unit: str | None = None
-    color: str | None = None
+    name: ColumnName
+    label: Text
+    format: Format  # percent columns hold fractions: 0.25 is shown as 25%
+    decimals: Decimals | None = None
+    date_unit: Literal["day", "month"] | None = None
+    color: Color | None = None
 
 
-@dataclass(frozen=True)
-class Card:
-    """A card: SQL over the marts plus how to show its result."""
+class Trend(_Definition):
+    """A scalar's trend: the last row is shown; `period` names it, `growth` (a fraction) is the change."""
 
-    key: str  # "<folder>/<name>", unique
-    title: str
-    description: str
-    visualization: str
-    columns: tuple[Column, ...]
-    sql: str
-    sql_path: Path
-    yml_path: Path
-    dimension: str | None = None
-    metrics: tuple[str, ...] = ()
-    x_label: str | None = None
-    y_label: str | None = None
-    value: str | None = None
-    trend_period: str | None = None
-    trend_growth: str | None = None
-    x: str | None = None
-    y: str | None = None
-    size: str | None = None
-    label: str | None = None
-    tooltip: tuple[str, ...] = ()
-    value_colors_column: str | None = None
-    value_colors: dict[str, str] = field(default_factory=dict)
+    period: ColumnName
+    growth: ColumnName
+
+
+class ValueColors(_Definition):
+    """Colour by value: the table cells of one column, or the slices of a pie or donut (in this order)."""
+
+    column: ColumnName
+    colors: Annotated[dict[Annotated[str, Strict()], Color], Field(min_length=1)]
+
+
+class CardSpec(_Definition):
+    """`cards/<dashboard>/<card>.yml`: how to show the result of the `.sql` file beside it."""
+
+    title: Title  # unique across all cards: Metabase provisioning matches cards by name
+    description: Description
+    visualization: Visualization
+    columns: Annotated[tuple[Column, ...], Field(min_length=1)]  # exactly the SQL's columns, in order
+    dimension: ColumnName | None = None  # x axis (line, bar), categories (row), slices (pie), steps (funnel)
+    metrics: Annotated[tuple[ColumnName, ...], Field(min_length=1)] = ()
+    x_label: Text | None = None
+    y_label: Text | None = None
+    value: ColumnName | None = None  # scalar: the number shown
+    trend: Trend | None = None
+    x: ColumnName | None = None
+    y: ColumnName | None = None
+    size: ColumnName | None = None
+    label: ColumnName | None = None  # bubble: the text naming each point
+    tooltip: tuple[ColumnName, ...] = ()
+    value_colors: ValueColors | None = None
 
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
+
+    def column_refs(self) -> Iterator[tuple[tuple[str | int, ...], str]]:
+        """(location, column name) of every option that names a result column."""
+        for key in ("dimension", "value", "x", "y", "size", "label"):
+            name = getattr(self, key)
+            if name is not None:
+                yield (key,), name
+        for key in ("metrics", "tooltip"):
+            for i, name in enumerate(getattr(self, key)):
+                yield (key, i), name
+        if self.trend is not None:
+            yield ("trend", "period"), self.trend.period
+            yield ("trend", "growth"), self.trend.growth
+        if self.value_colors is not None:
+            yield ("value_colors", "column"), self.value_colors.column
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        problems = _Problems(type(self).__name__)
+        viz = self.visualization
+        for key in REQUIRED_BY_VISUALIZATION.get(viz, ()):
+            if not getattr(self, key):
+                problems.add((key,), f"required for a {viz} card")
+        if viz in SINGLE_METRIC and len(self.metrics) > 1:
+            problems.add(("metrics",), f"a {viz} card shows one metric, not {len(self.metrics)}", list(self.metrics))
+        for i, name in enumerate(self.metrics):
+            if name in self.metrics[:i]:
+                problems.add(("metrics", i), f"{name!r} is listed twice", name)
+        by_name: dict[str, Column] = {}
+        for i, col in enumerate(self.columns):
+            if col.name in by_name:
+                problems.add(("columns", i, "name"), f"column {col.name!r} is declared twice", col.name)
+            by_name.setdefault(col.name, col)
+        names = [c.name for c in self.columns]
+        for loc, name in self.column_refs():
+            if name not in by_name:
+                problems.add(loc, f"{name!r} is not one of the declared columns {names}", name)
+        numeric: list[tuple[tuple[str | int, ...], str | None]] = [
+            (("value",), self.value),
+            (("x",), self.x),
+            (("y",), self.y),
+            (("size",), self.size),
+        ]
+        numeric += [(("metrics", i), name) for i, name in enumerate(self.metrics)]
+        for loc, ref in numeric:
+            if ref is not None and ref in by_name and by_name[ref].format not in NUMERIC_FORMATS:
+                problems.add(loc, f"column {ref!r} has format {by_name[ref].format!r}; a number format is needed", ref)
+        if self.trend is not None and self.trend.growth in by_name and by_name[self.trend.growth].format != "percent":
+            problems.add(("trend", "growth"), f"column {self.trend.growth!r} must have format 'percent'")
+        if self.value_colors is not None and viz not in VALUE_COLORED:
+            problems.add(("value_colors",), f"only table, pie and donut cards colour by value, not {viz!r}")
+        problems.raise_any()
+        return self
+
+
+class Card(CardSpec):
+    """A card: its YAML plus where it was read from and its SQL over the marts."""
+
+    key: str  # "<folder>/<name>", unique
+    sql: str
+    sql_path: Path
+    yml_path: Path
 
     def column(self, name: str | None) -> Column:
         """Return the declared column `name` (KeyError names the card when it is not declared).
@@ -90,9 +242,71 @@ class Card:
         raise KeyError(f"card {self.key} declares no column {name!r}")
 
 
-@dataclass(frozen=True)
-class LayoutItem:
-    """A card placed on a dashboard's 24-column grid."""
+class Placement(_Definition):
+    """A card placed on a dashboard's 24-column grid (rows and columns count from 0)."""
+
+    card: CardRef
+    row: GridRow
+    col: GridColumn
+    size_x: Width
+    size_y: Height
+
+    def overlaps(self, other: Placement) -> bool:
+        return (
+            self.col < other.col + other.size_x
+            and other.col < self.col + self.size_x
+            and self.row < other.row + other.size_y
+            and other.row < self.row + self.size_y
+        )
+
+
+def card_key(ref: str, dashboard_slug: str) -> str:
+    """A layout's card reference as a card key: a bare name is a card of the dashboard's own folder."""
+    return ref if "/" in ref else f"{dashboard_slug}/{ref}"
+
+
+class DashboardSpec(_Definition):
+    """`dashboards/<slug>.yml`: title, refresh interval and card layout.
+
+    Validate with `context={"slug": ...}` so that `card` and `<slug>/card` count as the same card.
+    """
+
+    title: Title  # unique across dashboards
+    description: Description
+    position: Position  # order in the HTML index and navigation; unique
+    # Metabase's #refresh=N choices; also the HTML page's refresh.
+    auto_refresh_seconds: Literal[60, 300, 600, 900, 1800, 3600]
+    layout: Annotated[tuple[Placement, ...], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _fits_the_grid(self, info: ValidationInfo) -> Self:
+        problems = _Problems(type(self).__name__)
+        slug = (info.context or {}).get("slug", "")
+        placed: dict[str, int] = {}
+        for i, item in enumerate(self.layout):
+            if item.col + item.size_x > GRID_COLUMNS:
+                problems.add(
+                    ("layout", i),
+                    f"card {item.card!r} spans columns {item.col}-{item.col + item.size_x - 1}, "
+                    f"past the {GRID_COLUMNS}-column grid",
+                )
+            key = card_key(item.card, slug)
+            if key in placed:
+                problems.add(("layout", i, "card"), f"{item.card!r} is already placed at layout.{placed[key]}")
+            placed.setdefault(key, i)
+        for i, a in enumerate(self.layout):
+            for j in range(i + 1, len(self.layout)):
+                b = self.layout[j]
+                if a.overlaps(b):
+                    problems.add(("layout", j), f"card {b.card!r} overlaps layout.{i} ({a.card!r})")
+        problems.raise_any()
+        return self
+
+
+class LayoutItem(BaseModel):
+    """A card placed on a dashboard's grid."""
+
+    model_config = ConfigDict(frozen=True)
 
     card: Card
     row: int
@@ -101,9 +315,10 @@ class LayoutItem:
     size_y: int
 
 
-@dataclass(frozen=True)
-class Dashboard:
-    """A dashboard: title, refresh interval and card layout."""
+class Dashboard(BaseModel):
+    """A dashboard: title, refresh interval and card layout, with its cards resolved."""
+
+    model_config = ConfigDict(frozen=True)
 
     slug: str
     title: str
@@ -118,12 +333,7 @@ class Dashboard:
         return tuple(item.card for item in self.layout)
 
 
-@cache
-def _validator(root: Path, name: str) -> Draft202012Validator:
-    path = root / "schema" / f"{name}.schema.json"
-    schema = json.loads(path.read_text(encoding="utf-8"))
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+# --- loading ---------------------------------------------------------------------------------------
 
 
 def _rel(path: Path, root: Path) -> str:
@@ -133,11 +343,26 @@ def _rel(path: Path, root: Path) -> str:
         return str(path)
 
 
-def _schema_problems(validator: Draft202012Validator, doc: Any, where: str) -> list[str]:
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _validation_problems(exc: ValidationError, where: str) -> list[str]:
+    """One line per pydantic error: `<file>: field <dotted location>: <what is wrong>`."""
     problems = []
-    for error in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
-        location = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-        problems.append(f"{where}: field {location}: {error.message}")
+    for error in exc.errors(include_url=False):
+        location = ".".join(str(p) for p in error["loc"]) or "(top level)"
+        kind, message = error["type"], error["msg"]
+        if kind == "missing":
+            message = "required"
+        elif kind == "extra_forbidden":
+            message = f"unknown field (a typo?), value {_shown(error['input'])}"
+        elif kind in ("model_type", "model_attributes_type", "dict_type"):
+            message = f"should be a mapping of fields, not {_shown(error['input'])}"
+        elif kind != "definition":
+            message = f"{message}, not {_shown(error['input'])}"
+        problems.append(f"{where}: field {location}: {message}")
     return problems
 
 
@@ -157,56 +382,37 @@ def _read_yaml(path: Path, where: str, problems: list[str]) -> Any:
         return _Unreadable
 
 
-def _column_refs(doc: dict[str, Any]) -> list[tuple[str, str]]:
-    """(field, column name) pairs a card's options refer to."""
-    refs: list[tuple[str, str]] = []
-    for key in ("dimension", "value", "x", "y", "size", "label"):
-        if key in doc:
-            refs.append((key, doc[key]))
-    for key in ("metrics", "tooltip"):
-        refs.extend((f"{key}.{i}", name) for i, name in enumerate(doc.get(key, [])))
-    if "trend" in doc:
-        refs.extend((f"trend.{k}", v) for k, v in doc["trend"].items())
-    if "value_colors" in doc:
-        refs.append(("value_colors.column", doc["value_colors"]["column"]))
-    return refs
-
-
-def _card_semantics(doc: dict[str, Any], where: str) -> list[str]:
-    problems = []
-    names = [c["name"] for c in doc["columns"]]
-    seen: set[str] = set()
-    for i, name in enumerate(names):
-        if name in seen:
-            problems.append(f"{where}: field columns.{i}.name: column {name!r} is declared twice")
-        seen.add(name)
-    for field_name, name in _column_refs(doc):
-        if name not in seen:
-            problems.append(f"{where}: field {field_name}: {name!r} is not one of the declared columns {names}")
-    by_name = {c["name"]: c for c in doc["columns"]}
-    numeric = {"currency", "percent", "number"}
-    for field_name in ("value", "x", "y", "size"):
-        name = doc.get(field_name)
-        if name in by_name and by_name[name]["format"] not in numeric:
-            problems.append(
-                f"{where}: field {field_name}: column {name!r} has format "
-                f"{by_name[name]['format']!r}; a number format is needed"
-            )
-    for i, name in enumerate(doc.get("metrics", [])):
-        if name in by_name and by_name[name]["format"] not in numeric:
-            problems.append(
-                f"{where}: field metrics.{i}: column {name!r} has format "
-                f"{by_name[name]['format']!r}; a number format is needed"
-            )
-    growth = doc.get("trend", {}).get("growth")
-    if growth in by_name and by_name[growth]["format"] != "percent":
-        problems.append(f"{where}: field trend.growth: column {growth!r} must have format 'percent'")
-    if "value_colors" in doc and doc["visualization"] not in ("table", "pie", "donut"):
-        problems.append(
-            f"{where}: field value_colors: only table, pie and donut cards colour by value, "
-            f"not {doc['visualization']!r}"
-        )
-    return problems
+def _load_card(folder: Path, stem: str, root: Path, problems: list[str]) -> Card | None:
+    yml_path, sql_path = folder / f"{stem}.yml", folder / f"{stem}.sql"
+    where = _rel(yml_path, root)
+    if not yml_path.exists():
+        problems.append(f"{_rel(sql_path, root)}: SQL file has no {yml_path.name} beside it")
+        return None
+    if not sql_path.exists():
+        problems.append(f"{where}: missing SQL file {_rel(sql_path, root)}")
+        return None
+    doc = _read_yaml(yml_path, where, problems)
+    if doc is _Unreadable:
+        return None
+    try:
+        spec = CardSpec.model_validate(doc)
+    except ValidationError as exc:
+        problems.extend(_validation_problems(exc, where))
+        return None
+    sql = sql_path.read_text(encoding="utf-8").strip()
+    if not sql:
+        problems.append(f"{_rel(sql_path, root)}: SQL file is empty")
+        return None
+    # The YAML's fields are validated already (and the description stripped, so validating them
+    # again would refuse a blank one, which provisioning reports in Metabase's terms): construct.
+    fields = {name: getattr(spec, name) for name in spec.model_fields_set}
+    return Card.model_construct(
+        **fields,
+        key=f"{folder.name}/{stem}",
+        sql=sql.rstrip(";").rstrip(),
+        sql_path=sql_path,
+        yml_path=yml_path,
+    )
 
 
 def _load_cards(root: Path, problems: list[str]) -> dict[str, Card]:
@@ -215,60 +421,12 @@ def _load_cards(root: Path, problems: list[str]) -> dict[str, Card]:
     if not cards_dir.is_dir():
         problems.append(f"{_rel(cards_dir, root)}: folder is missing")
         return cards
-    validator = _validator(root, "card")
     for folder in sorted(p for p in cards_dir.iterdir() if p.is_dir()):
         stems = {p.stem for p in folder.glob("*.yml")} | {p.stem for p in folder.glob("*.sql")}
         for stem in sorted(stems):
-            yml_path, sql_path = folder / f"{stem}.yml", folder / f"{stem}.sql"
-            where = _rel(yml_path, root)
-            if not yml_path.exists():
-                problems.append(f"{_rel(sql_path, root)}: SQL file has no {yml_path.name} beside it")
-                continue
-            if not sql_path.exists():
-                problems.append(f"{where}: missing SQL file {_rel(sql_path, root)}")
-                continue
-            doc = _read_yaml(yml_path, where, problems)
-            if doc is _Unreadable:
-                continue
-            schema_problems = _schema_problems(validator, doc, where)
-            if schema_problems:
-                problems.extend(schema_problems)
-                continue
-            semantic = _card_semantics(doc, where)
-            if semantic:
-                problems.extend(semantic)
-                continue
-            sql = sql_path.read_text(encoding="utf-8").strip()
-            if not sql:
-                problems.append(f"{_rel(sql_path, root)}: SQL file is empty")
-                continue
-            key = f"{folder.name}/{stem}"
-            trend = doc.get("trend", {})
-            value_colors = doc.get("value_colors", {})
-            cards[key] = Card(
-                key=key,
-                title=doc["title"],
-                description=doc["description"].strip(),
-                visualization=doc["visualization"],
-                columns=tuple(Column(**c) for c in doc["columns"]),
-                sql=sql.rstrip(";").rstrip(),
-                sql_path=sql_path,
-                yml_path=yml_path,
-                dimension=doc.get("dimension"),
-                metrics=tuple(doc.get("metrics", ())),
-                x_label=doc.get("x_label"),
-                y_label=doc.get("y_label"),
-                value=doc.get("value"),
-                trend_period=trend.get("period"),
-                trend_growth=trend.get("growth"),
-                x=doc.get("x"),
-                y=doc.get("y"),
-                size=doc.get("size"),
-                label=doc.get("label"),
-                tooltip=tuple(doc.get("tooltip", ())),
-                value_colors_column=value_colors.get("column"),
-                value_colors=dict(value_colors.get("colors", {})),
-            )
+            card = _load_card(folder, stem, root, problems)
+            if card is not None:
+                cards[card.key] = card
     titles: dict[str, str] = {}
     for key, card in cards.items():
         if card.title in titles:
@@ -280,18 +438,57 @@ def _load_cards(root: Path, problems: list[str]) -> dict[str, Card]:
     return cards
 
 
-def _overlaps(items: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, int]]:
-    clashes = []
-    for a_pos, (i, a) in enumerate(items):
-        for j, b in items[a_pos + 1 :]:
-            if (
-                a["col"] < b["col"] + b["size_x"]
-                and b["col"] < a["col"] + a["size_x"]
-                and a["row"] < b["row"] + b["size_y"]
-                and b["row"] < a["row"] + a["size_y"]
-            ):
-                clashes.append((i, j))
-    return clashes
+def _placements(doc: Any) -> list[tuple[int, Placement]]:
+    """The layout entries of a dashboard file that are valid on their own, with their indexes."""
+    layout = doc.get("layout") if isinstance(doc, dict) else None
+    placements = []
+    for i, entry in enumerate(layout if isinstance(layout, list) else []):
+        try:
+            placements.append((i, Placement.model_validate(entry)))
+        except ValidationError:
+            continue  # reported with the file's other problems
+    return placements
+
+
+def _load_dashboard(path: Path, root: Path, cards: dict[str, Card], problems: list[str]) -> Dashboard | None:
+    where = _rel(path, root)
+    doc = _read_yaml(path, where, problems)
+    if doc is _Unreadable:
+        return None
+    slug = path.stem
+    spec: DashboardSpec | None = None
+    try:
+        spec = DashboardSpec.model_validate(doc, context={"slug": slug})
+    except ValidationError as exc:
+        problems.extend(_validation_problems(exc, where))
+    # Unknown cards are looked up even in a file with other problems, so all are reported at once.
+    items: list[LayoutItem] = []
+    unknown = False
+    placements = list(enumerate(spec.layout)) if spec is not None else _placements(doc)
+    for i, placement in placements:
+        key = card_key(placement.card, slug)
+        card = cards.get(key)
+        if card is None:
+            expected = root / "cards" / key
+            problems.append(
+                f"{where}: field layout.{i}.card: unknown card {placement.card!r}: it is used but not defined "
+                f"(expected {_rel(expected.with_suffix('.yml'), root)} and .sql)"
+            )
+            unknown = True
+            continue
+        items.append(LayoutItem(card=card, **placement.model_dump(exclude={"card"})))
+    if spec is None or unknown:
+        return None
+    items.sort(key=lambda it: (it.row, it.col))
+    return Dashboard(
+        slug=slug,
+        title=spec.title,
+        description=spec.description,
+        position=spec.position,
+        auto_refresh_seconds=spec.auto_refresh_seconds,
+        layout=tuple(items),
+        path=path,
+    )
 
 
 def load_dashboards(root: Path | str = DEFAULT_ROOT) -> list[Dashboard]:
@@ -305,82 +502,22 @@ def load_dashboards(root: Path | str = DEFAULT_ROOT) -> list[Dashboard]:
     paths = sorted(dashboards_dir.glob("*.yml")) if dashboards_dir.is_dir() else []
     if not paths:
         problems.append(f"{_rel(dashboards_dir, root)}: no dashboard .yml files")
-    validator = _validator(root, "dashboard")
-    used: set[str] = set()
     dashboards: list[Dashboard] = []
-    dashboard_titles: dict[str, str] = {}
     for path in paths:
-        where = _rel(path, root)
-        doc = _read_yaml(path, where, problems)
-        if doc is _Unreadable:
-            continue
-        schema_problems = _schema_problems(validator, doc, where)
-        if schema_problems:
-            problems.extend(schema_problems)
-            continue
-        slug = path.stem
-        if doc["title"] in dashboard_titles:
-            problems.append(
-                f"{where}: field title: {doc['title']!r} is also the title of "
-                f"{dashboard_titles[doc['title']]}; dashboard titles must be unique"
-            )
-        dashboard_titles.setdefault(doc["title"], where)
-        local_problems: list[str] = []
-        items: list[LayoutItem] = []
-        placed: dict[str, int] = {}
-        for i, entry in enumerate(doc["layout"]):
-            ref = entry["card"]
-            key = ref if "/" in ref else f"{slug}/{ref}"
-            if entry["col"] + entry["size_x"] > GRID_COLUMNS:
-                local_problems.append(
-                    f"{where}: field layout.{i}: card {ref!r} spans columns {entry['col']}-"
-                    f"{entry['col'] + entry['size_x'] - 1}, past the {GRID_COLUMNS}-column grid"
-                )
-            if key in placed:
-                local_problems.append(
-                    f"{where}: field layout.{i}.card: {ref!r} is already placed at layout.{placed[key]}"
-                )
-            placed.setdefault(key, i)
-            card = cards.get(key)
-            if card is None:
-                expected = root / "cards" / key
-                local_problems.append(
-                    f"{where}: field layout.{i}.card: unknown card {ref!r}: it is used but not defined "
-                    f"(expected {_rel(expected.with_suffix('.yml'), root)} and .sql)"
-                )
-                continue
-            used.add(key)
-            items.append(LayoutItem(card, entry["row"], entry["col"], entry["size_x"], entry["size_y"]))
-        for i, j in _overlaps(list(enumerate(doc["layout"]))):
-            local_problems.append(
-                f"{where}: field layout.{j}: card {doc['layout'][j]['card']!r} overlaps "
-                f"layout.{i} ({doc['layout'][i]['card']!r})"
-            )
-        if local_problems:
-            problems.extend(local_problems)
-            continue
-        items.sort(key=lambda it: (it.row, it.col))
-        dashboards.append(
-            Dashboard(
-                slug=slug,
-                title=doc["title"],
-                description=doc["description"].strip(),
-                position=doc["position"],
-                auto_refresh_seconds=doc["auto_refresh_seconds"],
-                layout=tuple(items),
-                path=path,
-            )
-        )
-    positions: dict[int, str] = {}
-    for dashboard in dashboards:
-        if dashboard.position in positions:
-            problems.append(
-                f"{_rel(dashboard.path, root)}: field position: {dashboard.position} is also the "
-                f"position of {positions[dashboard.position]}"
-            )
-        positions.setdefault(dashboard.position, _rel(dashboard.path, root))
+        dashboard = _load_dashboard(path, root, cards, problems)
+        if dashboard is not None:
+            dashboards.append(dashboard)
+    for attribute, rule in (("title", "dashboard titles must be unique"), ("position", None)):
+        seen: dict[Any, str] = {}
+        for dashboard in dashboards:
+            value, where = getattr(dashboard, attribute), _rel(dashboard.path, root)
+            if value in seen:
+                also = f"is also the {attribute} of {seen[value]}"
+                problems.append(f"{where}: field {attribute}: {value!r} {also}" + (f"; {rule}" if rule else ""))
+            seen.setdefault(value, where)
     dashboards.sort(key=lambda d: d.position)
     if not problems:
+        used = {card.key for dashboard in dashboards for card in dashboard.cards}
         for key in sorted(set(cards) - used):
             problems.append(f"{_rel(cards[key].yml_path, root)}: card {key!r} is defined but on no dashboard")
     if problems:

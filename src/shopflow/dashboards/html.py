@@ -2,22 +2,34 @@
 
 Pages work from file:// with no network: Plotly's JavaScript is inlined from the installed plotly
 package, charts are drawn from JSON embedded in the page, and JavaScript errors are written into a
-hidden element (`#js-errors`) so a headless browser's `--dump-dom` can check them.
+hidden element (`#js-errors`) so a headless browser's `--dump-dom` can check them. The pages are
+Jinja2 templates shipped with the package (`templates/`), rendered with autoescape on.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import html
-import json
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import psycopg2
+from jinja2.utils import htmlsafe_json_dumps
+from markupsafe import Markup
 
-from shopflow.dashboards.definitions import DEFAULT_ROOT, Card, Dashboard, LayoutItem, all_cards
+from shopflow.dashboards.definitions import (
+    DEFAULT_ROOT,
+    NUMERIC_FORMATS,
+    Card,
+    Column,
+    Dashboard,
+    LayoutItem,
+    all_cards,
+)
 from shopflow.dashboards.definitions import load_dashboards as _load_dashboards
 from shopflow.dashboards.formatting import (
     d3_date_format,
@@ -50,8 +62,10 @@ def plotly_js() -> str:
     return text.replace("</script", "<\\/script")
 
 
-def _script_json(data: Any) -> str:
-    return json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+def _script_json(data: Any) -> Markup:
+    """JSON to embed in a <script> element: `<`, `>`, `&` and `'` as \\u escapes, so no value (a
+    category named `</script>` or `<!--`) can end the element or change how the browser reads it."""
+    return htmlsafe_json_dumps(data, separators=(",", ":"), allow_nan=False)
 
 
 # --- charts ----------------------------------------------------------------------------------------
@@ -73,7 +87,7 @@ def _is_empty(result: CardResult) -> bool:
     return not values
 
 
-def _axis(title: str | None, column: Any) -> dict[str, Any]:
+def _axis(title: str | None, column: Column) -> dict[str, Any]:
     axis: dict[str, Any] = {"title": {"text": title or ""}, "automargin": True, "zeroline": False}
     if column.format == "date":
         axis["type"] = "date"
@@ -89,7 +103,7 @@ def _axis(title: str | None, column: Any) -> dict[str, Any]:
     return axis
 
 
-def _hover_value(column: Any, ref: str) -> str:
+def _hover_value(column: Column, ref: str) -> str:
     if column.format == "date":
         return f"%{{{ref}|{d3_date_format(column)}}}"
     if column.format in ("currency", "percent", "number"):
@@ -160,7 +174,8 @@ def _pie_figure(result: CardResult) -> dict[str, Any]:
     card = result.card
     metric = card.column(card.metrics[0])
     labels = [str(v) for v in result.column_values(card.dimension)]
-    colors = [card.value_colors.get(label, PALETTE[i % len(PALETTE)]) for i, label in enumerate(labels)]
+    fixed = card.value_colors.colors if card.value_colors is not None else {}
+    colors = [fixed.get(label, PALETTE[i % len(PALETTE)]) for i, label in enumerate(labels)]
     trace = {
         "type": "pie",
         "labels": labels,
@@ -257,206 +272,108 @@ def chart_figure(result: CardResult) -> dict[str, Any]:
     return figure
 
 
-# --- card bodies -----------------------------------------------------------------------------------
+# --- what the templates show -----------------------------------------------------------------------
+# The templates (templates/*.html) lay out the page; these small views hold the formatted text they
+# fill in, so the formatting rules stay in Python and every value is escaped by Jinja2's autoescape.
 
 
-def _scalar_html(result: CardResult) -> str:
+@dataclass(frozen=True)
+class TrendView:
+    period: str
+    direction: str | None  # "up", "down", or None when there is no earlier period to compare with
+    magnitude: str = ""
+    previous: str = ""
+
+
+@dataclass(frozen=True)
+class ScalarView:
+    value: str
+    trend: TrendView | None
+
+
+@dataclass(frozen=True)
+class CellView:
+    text: str
+    numeric: bool
+    color: str | None = None  # a badge's background, from the card's value_colors
+
+
+@dataclass(frozen=True)
+class TableView:
+    headers: list[CellView]
+    rows: list[list[CellView]]
+
+
+@dataclass(frozen=True)
+class CardView:
+    """One card on the grid: exactly one of scalar, table or chart_id is set, or none for "No data"."""
+
+    item: LayoutItem
+    scalar: ScalarView | None = None
+    table: TableView | None = None
+    chart_id: str | None = None
+
+
+def _scalar_view(result: CardResult) -> ScalarView:
     card = result.card
     last = result.records()[-1]
     value = format_value(last[card.column(card.value).name], card.column(card.value))
-    parts = [f'<div class="scalar-value">{html.escape(value)}</div>']
-    if card.trend_period:
-        period = format_date(last[card.column(card.trend_period).name], card.column(card.trend_period).date_unit)
-        growth = last[card.column(card.trend_growth).name]
-        if growth is None or len(result.rows) < 2:
-            delta = '<span class="delta flat">no earlier period to compare</span>'
-        else:
-            previous = result.records()[-2][card.trend_period]
-            previous_label = format_date(previous, card.column(card.trend_period).date_unit)
-            arrow, css = ("▲", "up") if growth >= 0 else ("▼", "down")
-            magnitude = format_value(abs(growth), card.column(card.trend_growth))
-            delta = (
-                f'<span class="delta {css}">{arrow} {html.escape(magnitude)}</span> vs {html.escape(previous_label)}'
-            )
-        parts.append(f'<div class="scalar-sub">{html.escape(period)} · {delta}</div>')
-    return f'<div class="scalar">{"".join(parts)}</div>'
+    if card.trend is None:
+        return ScalarView(value, None)
+    period_col, growth_col = card.column(card.trend.period), card.column(card.trend.growth)
+    period = format_date(last[period_col.name], period_col.date_unit)
+    growth = last[growth_col.name]
+    if growth is None or len(result.rows) < 2:
+        return ScalarView(value, TrendView(period, None))
+    previous = format_date(result.records()[-2][period_col.name], period_col.date_unit)
+    direction = "up" if growth >= 0 else "down"
+    return ScalarView(value, TrendView(period, direction, format_value(abs(growth), growth_col), previous))
 
 
-def _table_html(result: CardResult) -> str:
+def _table_view(result: CardResult) -> TableView:
     card = result.card
-    numeric = {c.name for c in card.columns if c.format in ("currency", "percent", "number")}
-    head = "".join(
-        f'<th class="{"num" if c.name in numeric else ""}">{html.escape(c.label)}</th>' for c in card.columns
-    )
-    body_rows = []
+    numeric = {c.name for c in card.columns if c.format in NUMERIC_FORMATS}
+    colors = card.value_colors
+    rows = []
     for row in result.rows:
         cells = []
         for col, value in zip(card.columns, row, strict=True):
-            text = html.escape(format_value(value, col))
-            css = "num" if col.name in numeric else ""
-            if col.name == card.value_colors_column and str(value) in card.value_colors:
-                color = card.value_colors[str(value)]
-                text = f'<span class="badge" style="background:{color}">{text}</span>'
-            cells.append(f'<td class="{css}">{text}</td>')
-        body_rows.append(f"<tr>{''.join(cells)}</tr>")
-    return (
-        f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(body_rows)}</tbody></table></div>"
-    )
+            color = colors.colors.get(str(value)) if colors is not None and col.name == colors.column else None
+            cells.append(CellView(format_value(value, col), col.name in numeric, color))
+        rows.append(cells)
+    return TableView([CellView(c.label, c.name in numeric) for c in card.columns], rows)
 
 
-def _card_html(item: LayoutItem, result: CardResult, chart_id: str, specs: list[dict[str, Any]]) -> str:
+def _card_view(item: LayoutItem, result: CardResult, chart_id: str, specs: list[dict[str, Any]]) -> CardView:
+    """The card's view; a chart's figure is appended to `specs`, which the page draws from."""
     card = result.card
-    style = f"grid-column:{item.col + 1} / span {item.size_x};grid-row:{item.row + 1} / span {item.size_y}"
     if _is_empty(result):
-        body = f'<div class="no-data">{NO_DATA}</div>'
-    elif card.visualization == "scalar":
-        body = _scalar_html(result)
-    elif card.visualization == "table":
-        body = _table_html(result)
-    else:
-        specs.append({"id": chart_id, **chart_figure(result)})
-        body = f'<div class="chart" id="{chart_id}"></div>'
-    return (
-        f'<section class="card card-{card.visualization}" style="{style}" '
-        f'data-card="{html.escape(card.key)}" title="{html.escape(card.description)}">'
-        f"<h2>{html.escape(card.title)}</h2>{body}</section>"
-    )
+        return CardView(item)
+    if card.visualization == "scalar":
+        return CardView(item, scalar=_scalar_view(result))
+    if card.visualization == "table":
+        return CardView(item, table=_table_view(result))
+    specs.append({"id": chart_id, **chart_figure(result)})
+    return CardView(item, chart_id=chart_id)
 
 
 # --- pages -----------------------------------------------------------------------------------------
 
-_CSS = """
-*{box-sizing:border-box}
-body{margin:0;font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:#F9FBFC;
-color:#2E353B}
-header{background:#fff;border-bottom:1px solid #E3E7EB;padding:12px 24px}
-header h1{margin:0 0 4px;font-size:22px}
-header p{margin:0;color:#696E7B;font-size:13px}
-nav{display:flex;flex-wrap:wrap;gap:14px;margin-top:10px;font-size:14px}
-nav a{color:#509EE3;text-decoration:none}
-nav a.current{font-weight:700;color:#2E353B}
-main{padding:16px 24px}
-.insights{background:#fff;border:1px solid #E3E7EB;border-left:4px solid #509EE3;border-radius:6px;
-padding:10px 16px;margin-bottom:16px}
-.insights h2{font-size:14px;margin:4px 0 6px;text-transform:uppercase;letter-spacing:.04em;color:#696E7B}
-.insights ul{margin:0;padding-left:18px}
-.insights li{margin:4px 0;font-size:14px}
-.grid{display:grid;grid-template-columns:repeat(24,minmax(0,1fr));grid-auto-rows:GRID_ROW_PXpx;gap:10px}
-.card{background:#fff;border:1px solid #E3E7EB;border-radius:8px;padding:10px 12px;display:flex;
-flex-direction:column;min-width:0;overflow:hidden}
-.card h2{font-size:14px;margin:0 0 6px;color:#4C5773}
-.chart{flex:1;min-height:0}
-.scalar{flex:1;display:flex;flex-direction:column;justify-content:center}
-.scalar-value{font-size:34px;font-weight:700;line-height:1.15}
-.scalar-sub{font-size:13px;color:#696E7B;margin-top:4px}
-.delta.up{color:#2E8B57}.delta.down{color:#C94A4A}.delta.flat{color:#696E7B}
-.no-data{flex:1;display:flex;align-items:center;justify-content:center;color:#949AAB;font-size:16px;
-border:1px dashed #D7DBDE;border-radius:6px}
-.table-wrap{flex:1;overflow:auto}
-table{border-collapse:collapse;width:100%;font-size:13px}
-th{position:sticky;top:0;background:#F3F5F7;text-align:left;padding:5px 8px;font-weight:600}
-td{padding:4px 8px;border-top:1px solid #EEF0F2;white-space:nowrap}
-th.num,td.num{text-align:right;font-variant-numeric:tabular-nums}
-.badge{color:#fff;border-radius:10px;padding:1px 8px;font-size:12px;font-weight:600}
-.dashboards{list-style:none;padding:0;display:grid;grid-template-columns:repeat(auto-fill,minmax(280px,1fr));
-gap:12px}
-.dashboards li{background:#fff;border:1px solid #E3E7EB;border-radius:8px;padding:12px 16px}
-.dashboards a{font-size:17px;font-weight:600;color:#509EE3;text-decoration:none}
-.dashboards p{font-size:13px;color:#696E7B;margin:6px 0 0}
-footer{padding:8px 24px 24px;color:#949AAB;font-size:12px}
-@media (max-width:900px){.grid{display:block}.card{margin-bottom:10px;height:360px}
-.card-scalar{height:120px}}
-""".replace("GRID_ROW_PX", str(GRID_ROW_PX))
 
-# Installed before anything else so errors thrown while Plotly loads are caught too.
-_ERROR_HOOK = """
-(function(){
-  var errors = [];
-  function flush(){
-    var el = document.getElementById('js-errors');
-    if (el) { el.textContent = errors.join('\\n'); }
-    if (document.body) { document.body.setAttribute('data-js-errors', String(errors.length)); }
-  }
-  function record(message){ errors.push(String(message)); flush(); }
-  window.addEventListener('error', function(e){
-    record((e.message || 'error') + (e.filename ? ' at ' + e.filename + ':' + e.lineno : ''));
-  });
-  window.addEventListener('unhandledrejection', function(e){
-    var r = e.reason; record('unhandled rejection: ' + (r && r.message ? r.message : r));
-  });
-  document.addEventListener('DOMContentLoaded', flush);
-  window.__shopflowRecordError = record;
-})();
-"""
-
-_DRAW = """
-(function(){
-  var specs = JSON.parse(document.getElementById('chart-specs').textContent);
-  var config = {responsive: true, displaylogo: false, displayModeBar: false};
-  var drawn = 0;
-  document.body.setAttribute('data-charts-expected', String(specs.length));
-  document.body.setAttribute('data-charts-rendered', '0');
-  specs.forEach(function(spec){
-    try {
-      Plotly.newPlot(spec.id, spec.data, spec.layout, config).then(function(){
-        drawn += 1;
-        document.body.setAttribute('data-charts-rendered', String(drawn));
-      }, function(err){ window.__shopflowRecordError('chart ' + spec.id + ': ' + err); });
-    } catch (err) {
-      window.__shopflowRecordError('chart ' + spec.id + ': ' + (err && err.message ? err.message : err));
-    }
-  });
-})();
-"""
-
-
-def _page(
-    title: str,
-    subtitle: str,
-    nav: str,
-    content: str,
-    *,
-    refresh_seconds: int | None,
-    scripts: str = "",
-) -> str:
-    refresh = f'<meta http-equiv="refresh" content="{refresh_seconds}">' if refresh_seconds else ""
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"{refresh}<title>{html.escape(title)} · Shopflow</title>"
-        f"<style>{_CSS}</style><script>{_ERROR_HOOK}</script></head>"
-        f"<body><header><h1>{html.escape(title)}</h1><p>{subtitle}</p>{nav}</header>"
-        f"<main>{content}</main>"
-        '<pre id="js-errors" hidden></pre>'
-        "<footer>Generated by shopflow from metabase/ definitions; the same cards are provisioned "
-        "to Metabase.</footer>"
-        f"{scripts}</body></html>\n"
+@cache
+def _templates() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("shopflow.dashboards", "templates"),
+        autoescape=True,  # every page is HTML: escape every value unless it is marked safe here
+        undefined=jinja2.StrictUndefined,  # a misspelt name in a template is an error, not a blank
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
     )
 
 
-def _nav(dashboards: list[Dashboard], current: str | None) -> str:
-    links = [f'<a href="index.html" class="{"current" if current is None else ""}">Overview</a>']
-    for d in dashboards:
-        css = "current" if d.slug == current else ""
-        links.append(f'<a href="{d.slug}.html" class="{css}">{html.escape(d.title)}</a>')
-    return f"<nav>{''.join(links)}</nav>"
-
-
-def _insights_html(insights: list[Insight], heading: str = "Insights") -> str:
-    if not insights:
-        return ""
-    items = "".join(f"<li><strong>{html.escape(i.title)}:</strong> {html.escape(i.text)}</li>" for i in insights)
-    return f'<section class="insights"><h2>{html.escape(heading)}</h2><ul>{items}</ul></section>'
-
-
-def _subtitle(text: str, data_through: dt.date | None, generated_at: dt.datetime) -> str:
-    parts = [html.escape(text)]
-    if data_through is not None:
-        parts.append(f"Data through {data_through.isoformat()} (latest order, UTC).")
-    parts.append(f"Rendered {generated_at.strftime('%Y-%m-%d %H:%M')} UTC.")
-    return " ".join(parts)
+def _render(template: str, **context: Any) -> str:
+    return _templates().get_template(template).render(grid_row_px=GRID_ROW_PX, **context)
 
 
 def dashboard_page(
@@ -470,24 +387,22 @@ def dashboard_page(
 ) -> str:
     """The HTML of one dashboard page from its cards' results."""
     specs: list[dict[str, Any]] = []
-    cards_html = "".join(
-        _card_html(item, results[item.card.key], f"chart-{i}", specs) for i, item in enumerate(dashboard.layout)
-    )
-    content = (
-        _insights_html([i for i in insights if i.dashboard == dashboard.slug]) + f'<div class="grid">{cards_html}</div>'
-    )
-    scripts = (
-        f"<script>{plotly_js()}</script>"
-        f'<script type="application/json" id="chart-specs">{_script_json(specs)}</script>'
-        f"<script>{_DRAW}</script>"
-    )
-    return _page(
-        dashboard.title,
-        _subtitle(dashboard.description, data_through, generated_at),
-        _nav(dashboards, dashboard.slug),
-        content,
+    cards = [_card_view(item, results[item.card.key], f"chart-{i}", specs) for i, item in enumerate(dashboard.layout)]
+    return _render(
+        "dashboard.html",
+        title=dashboard.title,
+        subtitle=dashboard.description,
         refresh_seconds=dashboard.auto_refresh_seconds,
-        scripts=scripts,
+        dashboards=dashboards,
+        current=dashboard.slug,
+        data_through=data_through,
+        generated_at=generated_at,
+        insights=[i for i in insights if i.dashboard == dashboard.slug],
+        cards=cards,
+        no_data=NO_DATA,
+        # Both are made safe inside a <script> element by the functions that produce them.
+        plotly_js=Markup(plotly_js()),
+        chart_specs=_script_json(specs),
     )
 
 
@@ -499,18 +414,16 @@ def index_page(
     generated_at: dt.datetime,
 ) -> str:
     """The HTML of the overview page: links to every dashboard and all insights."""
-    items = "".join(
-        f'<li><a href="{d.slug}.html">{html.escape(d.title)}</a>'
-        f"<p>{html.escape(d.description)}</p><p>{len(d.layout)} cards</p></li>"
-        for d in dashboards
-    )
-    content = _insights_html(insights, "Key insights") + f'<ul class="dashboards">{items}</ul>'
-    return _page(
-        "Shopflow dashboards",
-        _subtitle("E-commerce analytics from the warehouse marts.", data_through, generated_at),
-        _nav(dashboards, None),
-        content,
+    return _render(
+        "index.html",
+        title="Shopflow dashboards",
+        subtitle="E-commerce analytics from the warehouse marts.",
         refresh_seconds=None,
+        dashboards=dashboards,
+        current=None,
+        data_through=data_through,
+        generated_at=generated_at,
+        insights=insights,
     )
 
 

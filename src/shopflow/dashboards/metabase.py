@@ -31,6 +31,7 @@ from shopflow.dashboards.definitions import (
     Card,
     Column,
     Dashboard,
+    ValueColors,
     all_cards,
     load_dashboards,
 )
@@ -242,7 +243,7 @@ def _column_settings(column: Column) -> dict[str, Any]:
     return settings
 
 
-def _pie_rows(card: Card) -> list[dict[str, Any]]:
+def _pie_rows(value_colors: ValueColors) -> list[dict[str, Any]]:
     """`pie.rows` for slices whose order and colour the YAML fixes (value_colors, in YAML order)."""
     # frontend/src/metabase/visualizations/shared/settings/pie.ts (getPieRows): with
     # `pie.sort_rows` false, saved rows keep their order and colour; values not listed are appended
@@ -258,7 +259,7 @@ def _pie_rows(card: Card) -> list[dict[str, Any]]:
             "hidden": False,
             "isOther": False,
         }
-        for value, color in card.value_colors.items()
+        for value, color in value_colors.colors.items()
     ]
 
 
@@ -270,8 +271,8 @@ def visualization_settings(card: Card) -> dict[str, Any]:
         # frontend/src/metabase/visualizations/visualizations/Scalar/: `scalar.field`. The Trend
         # display (smartscalar) reads the date and value columns from the query's result itself.
         vs["scalar.field"] = card.value
-        if card.trend_period:
-            vs["graph.dimensions"] = [card.trend_period]
+        if card.trend is not None:
+            vs["graph.dimensions"] = [card.trend.period]
             vs["graph.metrics"] = [card.value]
     elif viz in ("line", "bar", "row"):
         # frontend/src/metabase/visualizations/shared/settings/cartesian-chart.ts and series.ts
@@ -296,9 +297,9 @@ def visualization_settings(card: Card) -> dict[str, Any]:
         vs["pie.show_legend"] = True
         vs["pie.show_total"] = True
         vs["pie.percent_visibility"] = "inside"
-        if card.value_colors:
+        if card.value_colors is not None:
             vs["pie.sort_rows"] = False
-            vs["pie.rows"] = _pie_rows(card)
+            vs["pie.rows"] = _pie_rows(card.value_colors)
         else:
             vs["pie.sort_rows"] = True
     elif viz == "funnel":
@@ -320,24 +321,24 @@ def visualization_settings(card: Card) -> dict[str, Any]:
         # frontend/src/metabase/visualizations/visualizations/Table/: table.columns and
         # table.column_formatting rules ("single" colour when the value equals).
         vs["table.columns"] = [{"name": c.name, "enabled": True} for c in card.columns]
-        if card.value_colors:
+        if card.value_colors is not None:
             vs["table.column_formatting"] = [
                 {
-                    "columns": [card.value_colors_column],
+                    "columns": [card.value_colors.column],
                     "type": "single",
                     "operator": "=",
                     "value": value,
                     "color": color,
                     "highlight_row": False,
                 }
-                for value, color in card.value_colors.items()
+                for value, color in card.value_colors.colors.items()
             ]
     return vs
 
 
 def display_of(card: Card) -> str:
     """Metabase's `display` for a card; a scalar with a trend is Metabase's "smartscalar" (Trend)."""
-    if card.visualization == "scalar" and card.trend_period:
+    if card.visualization == "scalar" and card.trend is not None:
         return "smartscalar"
     return DISPLAY[card.visualization]
 
