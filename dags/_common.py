@@ -122,6 +122,8 @@ class PipelineStepOperator(PythonOperator):
 
     Airflow's OpenLineage provider calls `get_openlineage_facets_on_complete` once the task has run
     (on a failure too); `shopflow.lineage` names the datasets from the settings the task ran with.
+    An operator class rather than `@task`: the provider looks the method up on the operator, and
+    the datasets' names (hosts, bucket) are known on the worker, not where the DAG is parsed.
     """
 
     def __init__(self, *, entity_name: str, step: str, **kwargs: Any) -> None:

@@ -58,6 +58,10 @@ def airflow_environment(settings: Settings) -> dict[str, str]:
         "AIRFLOW__OPENLINEAGE__DISABLED": "False",
         "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(transport(settings)),
         "AIRFLOW__OPENLINEAGE__NAMESPACE": settings.lineage.namespace,
+        # A task's events are emitted from a thread of the task process, not from a fork of it (the
+        # provider's default): no copy of a process holding Airflow, Cosmos and dbt per event, and no
+        # inherited connection to the task's supervisor. The task waits at most 10 s for an event.
+        "AIRFLOW__OPENLINEAGE__EXECUTE_IN_THREAD": "True",
     }
 
 
