@@ -120,3 +120,46 @@ def test_model_events_are_filed_under_the_task_that_built_them_and_written_to_th
     job = written["run"]["facets"]["parent"]["job"]
     assert (job["namespace"], job["name"]) == ("shopflow", parent.job_name)
     assert written["run"]["facets"]["parent"]["root"]["run"]["runId"] == parent.root_run_id
+
+
+def test_with_a_url_the_events_are_posted_where_marquez_collects_them(tmp_path):
+    """A local HTTP server stands in for Marquez: the client posts each event to <url>/api/v1/lineage."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from openlineage.client import OpenLineageClient
+    from openlineage.client.event_v2 import Job, Run, RunEvent, RunState
+
+    received: list[tuple[str, dict]] = []
+
+    class Marquez(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            received.append((self.path, json.loads(body)))
+            self.send_response(201)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Marquez)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        settings = Settings.from_env({"SHOPFLOW_LINEAGE_URL": url}, state_dir=tmp_path)
+        client = OpenLineageClient(config={"transport": transport(settings)})
+        client.emit(
+            RunEvent(
+                eventType=RunState.START,
+                eventTime="2026-03-03T00:00:00+00:00",
+                run=Run(runId="01935b1c-0000-7000-8000-000000000004"),
+                job=Job(namespace="shopflow", name="ingest_shop.load_orders"),
+                producer="https://github.com/apache/airflow/tree/providers-openlineage/2.20.3",
+            )
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    [(path, event)] = received
+    assert path == "/api/v1/lineage" and event["job"]["name"] == "ingest_shop.load_orders"
+    assert not settings.lineage_file.exists()
