@@ -386,11 +386,13 @@ def test_every_task_and_dbt_model_left_openlineage_events_forming_the_source_to_
     # Named <database>.<schema>.<package>.<model>.build.run (the database is the isolated warehouse's).
     database = urlsplit(airflow.env["WAREHOUSE_DSN"]).path.lstrip("/")
     model_events = {e["job"]["name"]: e for e in events if e["job"]["name"].endswith(".build.run")}
+    build_runs = {e["run"]["runId"] for e in events if e["job"]["name"] == "transform.dbt.dbt_producer_watcher"}
     for model in models:
         name = f"{database}.{model['schema']}.{model['unique_id'].removeprefix('model.')}.build.run"
         assert name in model_events, (name, sorted(model_events))
         parent = model_events[name]["run"]["facets"]["parent"]
         assert parent["job"]["name"] == "transform.dbt.dbt_producer_watcher", parent
+        assert parent["run"]["runId"] in build_runs and parent["root"]["job"]["name"] == "transform", parent
     # The dataset graph of the per-step and per-model events (not the build task's, which lists every
     # model's inputs and outputs at once and would connect anything to anything).
     edges: dict[str, set[str]] = {}

@@ -146,11 +146,13 @@ class ParentRun:
 
 
 def with_parent(events: list[Any], parent: ParentRun) -> list[Any]:
-    """dbt-integration RunEvents with a `parent` run facet naming `parent` (the facet is replaced if present).
+    """Copies of dbt-integration RunEvents with a `parent` run facet naming `parent` (replacing any).
 
     Without it a model's run would stand alone in a lineage UI; with it Marquez shows it under the
-    Airflow task and DAG run that built it.
+    Airflow task and DAG run that built it. Copies: Cosmos folds the same events into the build
+    task's own event, whose parent is the DAG run.
     """
+    import attr
     from openlineage.client.generated import parent_run
 
     facet = parent_run.ParentRunFacet(
@@ -161,6 +163,7 @@ def with_parent(events: list[Any], parent: ParentRun) -> list[Any]:
             job=parent_run.RootJob(namespace=parent.root_namespace, name=parent.root_job_name),
         ),
     )
-    for event in events:
-        event.run.facets = {**(event.run.facets or {}), "parent": facet}
-    return events
+    return [
+        attr.evolve(event, run=attr.evolve(event.run, facets={**(event.run.facets or {}), "parent": facet}))
+        for event in events
+    ]
