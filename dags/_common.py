@@ -12,7 +12,17 @@ from datetime import date, timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import Asset, CronDataIntervalTimetable, Param, get_current_context, task
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import (
+    Asset,
+    AsyncCallback,
+    CronDataIntervalTimetable,
+    DeadlineAlert,
+    DeadlineReference,
+    Param,
+    get_current_context,
+    task,
+)
 from airflow.sdk.exceptions import AirflowFailException
 
 from shopflow import alerts
@@ -48,6 +58,25 @@ DEFAULT_ARGS: dict[str, Any] = {
 }
 # Every DAG's own on_failure_callback: the run failed (or timed out), naming its failed tasks.
 DAG_FAILURE_CALLBACK = alerts.dag_failure_callback
+
+
+def run_deadline(within: timedelta, missed: str) -> DeadlineAlert:
+    """A deadline alert: a run not finished `within` its queueing posts `missed` to the alert webhook.
+
+    Measured from when the run was queued, not from its logical date: a catchup or backfill of past
+    days would otherwise miss every deadline at once. The triggerer runs the callback (any executor).
+    A run that finishes in time clears its deadline; a failed run is reported by DAG_FAILURE_CALLBACK.
+    """
+    return DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_QUEUED_AT,
+        interval=within,
+        callback=AsyncCallback(alerts.deadline_missed_callback, kwargs={"missed": missed}),
+    )
+
+
+# The ingestion runs of a day are queued when the day ends (midnight UTC) and their sensors wait for
+# the sources: a day not loaded by 06:00 UTC leaves the morning's dashboards a day behind.
+INGESTION_DEADLINE = timedelta(hours=6)
 
 # How long the ingestion DAGs wait for a source's day before failing the run.
 SENSOR_POKE_SECONDS = 60
@@ -88,40 +117,74 @@ def _fail_without_retry_on_gate(error: Exception) -> None:
         raise AirflowFailException(str(error)) from error
 
 
+class PipelineStepOperator(PythonOperator):
+    """An extract, gate or load task that reports the datasets it read and wrote to OpenLineage.
+
+    Airflow's OpenLineage provider calls `get_openlineage_facets_on_complete` once the task has run
+    (on a failure too); `shopflow.lineage` names the datasets from the settings the task ran with.
+    An operator class rather than `@task`: the provider looks the method up on the operator, and
+    the datasets' names (hosts, bucket) are known on the worker, not where the DAG is parsed.
+    """
+
+    def __init__(self, *, entity_name: str, step: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.entity_name = entity_name
+        self.step = step
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        from airflow.providers.openlineage.extractors import OperatorLineage
+
+        from shopflow.config import load_settings
+        from shopflow.lineage import step_lineage
+
+        datasets = step_lineage(load_settings(), self.entity_name, self.step)
+        return OperatorLineage(inputs=datasets.inputs, outputs=datasets.outputs)
+
+
+def _extract(entity_name: str) -> dict[str, Any]:
+    force = bool(get_current_context()["params"].get("reextract", False))
+    return steps.extract(entity_name, run_partition_date(), force=force)
+
+
+def _gate(entity_name: str) -> str:
+    try:
+        return steps.gate(entity_name, run_partition_date())
+    except Exception as error:
+        _fail_without_retry_on_gate(error)
+        raise
+
+
+def _load(entity_name: str, validated_batch_id: str) -> dict[str, Any]:
+    summary = steps.load(entity_name, run_partition_date(), validated_batch_id)
+    # Consumers of the asset see which partition changed without asking the warehouse.
+    get_current_context()["outlet_events"][raw_asset(entity_name)].extra = {
+        "dt": summary["dt"],
+        "rows": summary["rows"],
+        "batch_id": summary["batch_id"],
+    }
+    return summary
+
+
 def ingest_entity(entity_name: str) -> tuple[Any, Any, Any]:
     """extract_<entity> >> gate_<entity> >> load_<entity> for one entity; returns the three tasks."""
     short = get_entity(entity_name).name
-    asset = raw_asset(entity_name)
 
-    @task(task_id=f"extract_{short}")
-    def extract() -> dict[str, Any]:
-        force = bool(get_current_context()["params"].get("reextract", False))
-        return steps.extract(entity_name, run_partition_date(), force=force)
+    def step(name: str, python_callable: Any, op_args: list[Any], **kwargs: Any) -> PipelineStepOperator:
+        return PipelineStepOperator(
+            task_id=f"{name}_{short}",
+            entity_name=entity_name,
+            step=name,
+            python_callable=python_callable,
+            op_args=op_args,
+            **kwargs,
+        )
 
-    @task(task_id=f"gate_{short}")
-    def gate() -> str:
-        try:
-            return steps.gate(entity_name, run_partition_date())
-        except Exception as error:
-            _fail_without_retry_on_gate(error)
-            raise
-
-    @task(task_id=f"load_{short}", outlets=[asset])
-    def load(validated_batch_id: str) -> dict[str, Any]:
-        summary = steps.load(entity_name, run_partition_date(), validated_batch_id)
-        # Consumers of the asset see which partition changed without asking the warehouse.
-        get_current_context()["outlet_events"][asset].extra = {
-            "dt": summary["dt"],
-            "rows": summary["rows"],
-            "batch_id": summary["batch_id"],
-        }
-        return summary
-
-    extracted = extract()
-    batch_id = gate()
-    extracted >> batch_id
-    loaded = load(batch_id)
-    return extracted, batch_id, loaded
+    extracted = step("extract", _extract, [entity_name])
+    gated = step("gate", _gate, [entity_name])
+    extracted >> gated
+    # The load takes the batch id the gate validated (its XCom) and refuses a partition changed since.
+    loaded = step("load", _load, [entity_name, gated.output], outlets=[raw_asset(entity_name)])
+    return extracted, gated, loaded
 
 
 def poke(check: str, ready: bool, reason: str) -> bool:

@@ -69,3 +69,41 @@ def model_converter(tests_per_model: dict[str, list[str]]) -> Callable[..., Any]
         )
 
     return model_task
+
+
+def emit_model_lineage(context: Any) -> None:
+    """Producer callback (success and failure): one OpenLineage event per dbt model and test of the build.
+
+    After `dbt build`, Cosmos parses dbt's run results with OpenLineage's dbt integration into one
+    COMPLETE event per node (its inputs, its output table, SQL, column lineage, row count) and folds
+    them all into the producer task's own event. The model tasks of watcher mode run no dbt and
+    report no datasets, so the per-model events are emitted here, under the producer's run.
+    """
+    producer = context["task"]
+    events = list(getattr(producer, "openlineage_events_completes", None) or [])
+    if not events:
+        return
+    from airflow.providers.openlineage import conf
+    from airflow.providers.openlineage.plugins import macros
+    from airflow.providers.openlineage.plugins.listener import get_openlineage_listener
+
+    from shopflow.lineage import ParentRun, with_parent
+
+    if conf.is_disabled():
+        return
+    ti = context["ti"]
+    parent = ParentRun(
+        namespace=macros.lineage_job_namespace(),
+        job_name=macros.lineage_job_name(ti),
+        run_id=macros.lineage_run_id(ti),
+        root_namespace=macros.lineage_root_job_namespace(ti),
+        root_job_name=macros.lineage_root_job_name(ti),
+        root_run_id=macros.lineage_root_run_id(ti),
+    )
+    adapter = get_openlineage_listener().adapter
+    for event in with_parent(events, parent):
+        try:
+            adapter.emit(event)
+        except Exception:
+            # Lineage is a report on the build, not part of it: a lost event must not fail the task.
+            producer.log.warning("could not emit the OpenLineage event of %s", event.job.name, exc_info=True)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from airflow.sdk import dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 
-from _common import DAG_FAILURE_CALLBACK, DEFAULT_ARGS, MARTS_ASSET, START_DATE
+from _common import DAG_FAILURE_CALLBACK, DEFAULT_ARGS, MARTS_ASSET, START_DATE, run_deadline
 from shopflow.orchestration import steps
 
 
@@ -17,6 +19,7 @@ from shopflow.orchestration import steps
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
     on_failure_callback=DAG_FAILURE_CALLBACK,
+    deadline=run_deadline(timedelta(hours=1), "the dashboards refreshed within 1 h of the run being queued"),
     tags=["shopflow", "dashboards"],
 )
 def dashboards():

@@ -8,8 +8,10 @@ from _common import (
     DAG_FAILURE_CALLBACK,
     DAILY,
     DEFAULT_ARGS,
+    INGESTION_DEADLINE,
     START_DATE,
     ingest_entity,
+    run_deadline,
     wait_for_clickstream_day,
     wait_for_partition,
 )
@@ -23,6 +25,10 @@ from _common import (
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
     on_failure_callback=DAG_FAILURE_CALLBACK,
+    deadline=run_deadline(
+        INGESTION_DEADLINE,
+        "the day's clickstream loaded into raw.clickstream_events within 6 h of the run being queued",
+    ),
     tags=["shopflow", "ingestion", "clickstream"],
 )
 def ingest_clickstream():

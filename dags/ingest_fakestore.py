@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from airflow.sdk import dag
 
-from _common import DAG_FAILURE_CALLBACK, DAILY, DEFAULT_ARGS, REEXTRACT_PARAMS, START_DATE, ingest_entity
+from _common import (
+    DAG_FAILURE_CALLBACK,
+    DAILY,
+    DEFAULT_ARGS,
+    INGESTION_DEADLINE,
+    REEXTRACT_PARAMS,
+    START_DATE,
+    ingest_entity,
+    run_deadline,
+)
 
 
 @dag(
@@ -15,6 +24,10 @@ from _common import DAG_FAILURE_CALLBACK, DAILY, DEFAULT_ARGS, REEXTRACT_PARAMS,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
     on_failure_callback=DAG_FAILURE_CALLBACK,
+    deadline=run_deadline(
+        INGESTION_DEADLINE,
+        "the day's catalog snapshot loaded into raw.fakestore_products within 6 h of the run being queued",
+    ),
     params=REEXTRACT_PARAMS,
     tags=["shopflow", "ingestion", "fakestore"],
 )

@@ -8,9 +8,11 @@ from _common import (
     DAG_FAILURE_CALLBACK,
     DAILY,
     DEFAULT_ARGS,
+    INGESTION_DEADLINE,
     REEXTRACT_PARAMS,
     START_DATE,
     ingest_entity,
+    run_deadline,
     wait_for_partition,
     wait_for_shop_day,
 )
@@ -27,6 +29,9 @@ from _common import (
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
     on_failure_callback=DAG_FAILURE_CALLBACK,
+    deadline=run_deadline(
+        INGESTION_DEADLINE, "the day's shop changes loaded into raw.shop_* within 6 h of the run being queued"
+    ),
     params=REEXTRACT_PARAMS,
     tags=["shopflow", "ingestion", "shop"],
 )

@@ -6,15 +6,11 @@ are live systems and this DAG does not exist.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from airflow.sdk import dag, task
 
-from _common import (
-    DAG_FAILURE_CALLBACK,
-    DAILY,
-    DEFAULT_ARGS,
-    START_DATE,
-    run_partition_date,
-)
+from _common import DAG_FAILURE_CALLBACK, DAILY, DEFAULT_ARGS, START_DATE, run_deadline, run_partition_date
 from shopflow.config import SimulationSettings
 from shopflow.orchestration import steps
 
@@ -28,6 +24,7 @@ from shopflow.orchestration import steps
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
     on_failure_callback=DAG_FAILURE_CALLBACK,
+    deadline=run_deadline(timedelta(hours=1), "the simulated shop day written within 1 h of the run being queued"),
     tags=["shopflow", "simulation", "local-only"],
 )
 def simulate_shop():

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from airflow.sdk import dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from _common import DAG_FAILURE_CALLBACK, DAILY, DEFAULT_ARGS, START_DATE, run_partition_date
+from _common import DAG_FAILURE_CALLBACK, DAILY, DEFAULT_ARGS, START_DATE, run_deadline, run_partition_date
 from shopflow.orchestration import steps
 
 
@@ -18,6 +20,9 @@ from shopflow.orchestration import steps
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
     on_failure_callback=DAG_FAILURE_CALLBACK,
+    deadline=run_deadline(
+        timedelta(hours=1), "the daily source freshness check done within 1 h of the run being queued"
+    ),
     tags=["shopflow", "monitoring", "dbt"],
 )
 def source_freshness():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from airflow.sdk import TriggerRule, dag, get_current_context, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos import settings as cosmos_settings
@@ -14,8 +16,16 @@ from cosmos.constants import (
     TestBehavior,
 )
 
-from _common import DAG_FAILURE_CALLBACK, DEFAULT_ARGS, MARTS_ASSET, START_DATE, raw_asset, set_dbt_profile_env
-from _dbt_watcher import model_converter
+from _common import (
+    DAG_FAILURE_CALLBACK,
+    DEFAULT_ARGS,
+    MARTS_ASSET,
+    START_DATE,
+    raw_asset,
+    run_deadline,
+    set_dbt_profile_env,
+)
+from _dbt_watcher import emit_model_lineage, model_converter
 from shopflow.contracts import LOAD_ORDER
 from shopflow.orchestration import steps
 from shopflow.orchestration.dbt_manifest import MANIFEST_PATH, TRANSFORM_DIR, tests_by_model
@@ -42,6 +52,9 @@ TESTS_PER_MODEL = tests_by_model(MANIFEST_PATH)
     max_active_runs=1,
     default_args={**DEFAULT_ARGS, "retries": 2},
     on_failure_callback=DAG_FAILURE_CALLBACK,
+    deadline=run_deadline(
+        timedelta(hours=2), "the dbt build done and the marts published within 2 h of the run being queued"
+    ),
     tags=["shopflow", "transform", "dbt"],
 )
 def transform():
@@ -105,6 +118,10 @@ def transform():
     # Cosmos files a test across models under each model it reads, so a model's status would wait for
     # models built after it; the producer counts each test for the model it is attached to instead.
     producer.tests_per_model = TESTS_PER_MODEL
+    # Each model's OpenLineage event, from dbt's run results, whatever the build's outcome.
+    for callbacks in ("on_success_callback", "on_failure_callback"):
+        existing = getattr(producer, callbacks) or []
+        setattr(producer, callbacks, [*(existing if isinstance(existing, list) else [existing]), emit_model_lineage])
     # The models' tasks read the producer's report once its build is over (trigger rule "all_done",
     # whatever the build's outcome): none waits in a worker slot while dbt runs, and none can hold the
     # slot a producer retry needs. docs/orchestration.md compares this with following the build live.

@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 # The image installs shopflow into the venv this script runs with: URLs are escaped by the same code
 # that builds them for local runs.
-from shopflow import config
+from shopflow import config, lineage
 
 # Postgres credentials given in parts: prefix -> (DSN variable, Airflow connection variable).
 DATABASES = {
@@ -118,7 +118,27 @@ def derive_environment(env: Mapping[str, str]) -> dict[str, str]:
         offer("AIRFLOW__CELERY__BROKER_URL", redis_url(env))
     if env.get("LAKE_BUCKET"):
         offer(LAKE_CONNECTION, lake_connection(env))
+    for name, value in lineage_environment(env).items():
+        offer(name, value)
     return derived
+
+
+def lineage_settings(env: Mapping[str, str]) -> config.Settings:
+    """The settings lineage depends on (state dir, SHOPFLOW_LINEAGE_*), read from `env` alone.
+
+    Only those variables are passed: a container without the data credentials (the api-server)
+    configures lineage too.
+    """
+    names = {"SHOPFLOW_STATE_DIR", *(field.validation_alias for field in config.LineageSettings.model_fields.values())}
+    try:
+        return config.Settings.from_env({name: env[name] for name in names if isinstance(name, str) and name in env})
+    except config.ConfigError as err:
+        raise EntrypointError(str(err)) from None
+
+
+def lineage_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """Airflow's [openlineage] settings, as `shopflow airflow up` sets them: the state dir's file, or Marquez."""
+    return lineage.airflow_environment(lineage_settings(env))
 
 
 def simple_auth_passwords_file(env: Mapping[str, str]) -> Path:
@@ -160,6 +180,8 @@ def main(argv: list[str]) -> int:
                 f"{os.environ.get('AIRFLOW_ADMIN_USERNAME') or 'admin'}:admin",
             )
             write_admin_password(os.environ)
+        # The events file's folder (a shared volume in compose): the file transport creates no folder.
+        lineage.prepare_lineage_file(lineage_settings(os.environ))
     except (EntrypointError, OSError) as err:
         print(f"shopflow-entrypoint: {err}", file=sys.stderr)
         return 2

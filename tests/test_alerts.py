@@ -195,3 +195,57 @@ def test_stale_sources_post_an_alert_and_fail(receiver, isolated_settings):
     assert "source freshness: error" in text and "DAG: `source_freshness`" in text
     assert "task: `check_sources`" in text and "date: 2026-01-03" in text
     assert "source.shopflow.shop.shop_orders [error]: stale: the table has no rows" in text
+
+
+def _deadline_context(state: str = "running") -> dict:
+    """What Airflow's scheduler passes a deadline callback: the run as its REST API shows it (JSON), the deadline."""
+    return {
+        "dag_run": {
+            "dag_run_id": "scheduled__2026-01-03T00:00:00+00:00",
+            "dag_id": "ingest_shop",
+            "logical_date": "2026-01-03T00:00:00Z",
+            "queued_at": "2026-01-04T00:00:05Z",
+            "start_date": "2026-01-04T00:00:06Z",
+            "end_date": None,
+            "data_interval_start": "2026-01-03T00:00:00Z",
+            "data_interval_end": "2026-01-04T00:00:00Z",
+            "run_after": "2026-01-04T00:00:00Z",
+            "run_type": "scheduled",
+            "state": state,
+            "conf": {},
+        },
+        "deadline": {"id": "0193aa00-0000-7000-8000-000000000001", "deadline_time": "2026-01-04T06:00:05Z"},
+    }
+
+
+def test_a_missed_deadline_posts_an_alert_naming_dag_date_and_what_was_missed(receiver):
+    """Run the way Airflow's triggerer runs a deadline's AsyncCallback (airflow.triggers.callback)."""
+    import asyncio
+
+    from airflow.triggers.callback import CallbackTrigger
+
+    missed = "the day's shop changes loaded into raw.shop_* within 6 h of the run being queued"
+    trigger = CallbackTrigger(
+        callback_path="shopflow.alerts.deadline_missed_callback",
+        callback_kwargs={"missed": missed, "context": _deadline_context()},
+    )
+
+    async def outcome() -> list:
+        return [event.payload async for event in trigger.run()]
+
+    *_, final = asyncio.run(outcome())
+    assert final == {"state": "success", "body": True}, final
+    (message,) = receiver.messages
+    text = message["text"]
+    assert "deadline missed" in text and "DAG: `ingest_shop`" in text and "task:" not in text
+    assert "date: 2026-01-03T00:00:00Z" in text and "run: scheduled__2026-01-03T00:00:00+00:00" in text
+    assert f"error: missed: {missed}; deadline 2026-01-04T06:00:05Z; queued 2026-01-04T00:00:05Z" in text
+    assert "run still running" in text
+
+
+def test_a_deadline_alert_without_a_webhook_or_context_is_logged_not_raised(monkeypatch, caplog):
+    import asyncio
+
+    monkeypatch.delenv("SHOPFLOW_ALERT_WEBHOOK_URL", raising=False)
+    assert asyncio.run(alerts.deadline_missed_callback("the marts published within 2 h")) is False
+    assert "deadline missed" in caplog.text and "the marts published within 2 h" in caplog.text

@@ -97,6 +97,58 @@ def test_every_dag_and_task_alerts_on_failure(dagbag):
             assert task_failure_callback in callbacks, f"{dag.dag_id}.{task.task_id}"
 
 
+def test_every_dag_alerts_on_a_missed_deadline(dagbag):
+    """Each DAG run has a deadline from its queueing; the triggerer awaits shopflow's callback when it passes."""
+    from airflow._shared.module_loading import accepts_context, import_string
+    from airflow.sdk import AsyncCallback, DeadlineReference
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    from shopflow.alerts import deadline_missed_callback
+
+    for dag in dagbag.dags.values():
+        [deadline] = dag.deadline
+        assert deadline.reference == DeadlineReference.DAGRUN_QUEUED_AT, dag.dag_id
+        assert timedelta(minutes=30) <= deadline.interval <= timedelta(hours=12), dag.dag_id
+        assert isinstance(deadline.callback, AsyncCallback), dag.dag_id
+        # The path the triggerer imports, and the call it makes (the callback's kwargs plus `context`).
+        assert import_string(deadline.callback.path) is deadline_missed_callback
+        assert accepts_context(deadline_missed_callback)
+        assert "queued" in deadline.callback.kwargs["missed"], dag.dag_id
+        # The dag-processor stores the deadline with the serialized DAG: it must serialize.
+        assert DagSerialization.to_dict(dag)["dag"]["deadline"], dag.dag_id
+
+
+def test_extract_gate_and_load_report_their_datasets_to_openlineage(dagbag):
+    """The provider's extractor for our step tasks returns source -> lake prefix -> raw table."""
+    from airflow.providers.openlineage.extractors.base import DefaultExtractor
+    from airflow.providers.openlineage.extractors.manager import ExtractorManager
+
+    from shopflow.config import load_settings
+    from shopflow.lineage import step_lineage
+
+    manager = ExtractorManager()
+    dag = dagbag.dags["ingest_shop"]
+    reported = {}
+    for step in ("extract", "gate", "load"):
+        task = dag.get_task(f"{step}_orders")
+        assert manager.get_extractor_class(task) is DefaultExtractor, step
+        lineage = manager._get_extractor(task).extract_on_complete(None)
+        reported[step] = ([d.name for d in lineage.inputs], [d.name for d in lineage.outputs])
+        expected = step_lineage(load_settings(), "shop.orders", step)
+        assert lineage.inputs == expected.inputs and lineage.outputs == expected.outputs, step
+    assert reported == {
+        "extract": (["shop.public.orders"], ["raw/shop/orders"]),
+        "gate": (["raw/shop/orders"], ["warehouse.ops.validation_results"]),
+        "load": (["raw/shop/orders"], ["warehouse.raw.shop_orders"]),
+    }
+    # dbt's models: the build's task emits one event per model, whatever the build's outcome.
+    from _dbt_watcher import emit_model_lineage
+
+    producer = dagbag.dags["transform"].get_task("dbt.dbt_producer_watcher")
+    assert emit_model_lineage in producer.on_success_callback
+    assert emit_model_lineage in producer.on_failure_callback
+
+
 def test_no_dag_has_a_cycle(dagbag):
     for dag in dagbag.dags.values():
         upstream = {t.task_id: set(t.upstream_task_ids) for t in dag.tasks}
@@ -392,6 +444,13 @@ def test_local_airflow_environment(tmp_path):
     assert env["AIRFLOW_CONN_SHOPFLOW_WAREHOUSE"] == settings.warehouse_dsn
     # Every component (the scheduler runs Cosmos' DAG-run listener) starts with usage telemetry off.
     assert USAGE_TELEMETRY_OFF.items() <= env.items()
+    # OpenLineage events go to a file in the state dir unless SHOPFLOW_LINEAGE_URL says otherwise.
+    assert env["AIRFLOW__OPENLINEAGE__DISABLED"] == "False" and env["AIRFLOW__OPENLINEAGE__NAMESPACE"] == "shopflow"
+    assert json.loads(env["AIRFLOW__OPENLINEAGE__TRANSPORT"]) == {
+        "type": "file",
+        "log_file_path": str(tmp_path / "lineage" / "openlineage.jsonl"),
+        "append": True,
+    }
     path_first = la.process_environment(airflow, base={"PATH": "/usr/bin"})["PATH"].split(os.pathsep)[0]
     assert path_first == str(Path(sys.executable).parent)
     live = la.local_airflow(Settings.from_env({"SHOPFLOW_SIMULATE_SOURCES": "false"}, state_dir=tmp_path))

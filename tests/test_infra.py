@@ -651,6 +651,23 @@ def test_entrypoint_never_overrides_a_variable_that_is_set(entrypoint):
     assert derived["AIRFLOW_CONN_SHOPFLOW_SHOP"] == "postgresql://given@h/shop"
 
 
+def test_entrypoint_configures_lineage_like_the_local_launcher(entrypoint):
+    # Every container (the api-server has no data credentials) writes to the shared volume's file...
+    derived = entrypoint.derive_environment({"SHOPFLOW_STATE_DIR": "/opt/airflow/shopflow"})
+    assert json.loads(derived["AIRFLOW__OPENLINEAGE__TRANSPORT"]) == {
+        "type": "file",
+        "log_file_path": "/opt/airflow/shopflow/lineage/openlineage.jsonl",
+        "append": True,
+    }
+    # ...or to Marquez when asked, and a transport set by hand wins.
+    marquez = entrypoint.derive_environment({"SHOPFLOW_LINEAGE_URL": "http://marquez:5000"})
+    assert json.loads(marquez["AIRFLOW__OPENLINEAGE__TRANSPORT"])["url"] == "http://marquez:5000"
+    given = entrypoint.derive_environment({"AIRFLOW__OPENLINEAGE__TRANSPORT": '{"type": "console"}'})
+    assert "AIRFLOW__OPENLINEAGE__TRANSPORT" not in given
+    with pytest.raises(entrypoint.EntrypointError, match="SHOPFLOW_LINEAGE_URL='marquez'"):
+        entrypoint.derive_environment({"SHOPFLOW_LINEAGE_URL": "marquez"})
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [

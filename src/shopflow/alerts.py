@@ -1,4 +1,4 @@
-"""Alerts that reach someone: failed tasks, failed DAG runs and stale sources, posted to a webhook.
+"""Alerts that reach someone: failed tasks, failed DAG runs, missed deadlines and stale sources, posted to a webhook.
 
 The webhook is Slack-compatible (an incoming webhook takes `{"text": ...}`; Mattermost and
 Rocket.Chat accept the same) and comes from SHOPFLOW_ALERT_WEBHOOK_URL (config.Settings). Airflow is
@@ -7,6 +7,7 @@ never imported here: dags/ passes its callback context, a mapping, to the functi
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import urllib.error
@@ -38,7 +39,7 @@ class AlertedError(ShopflowError, RuntimeError):
 
 @dataclass(frozen=True)
 class Alert:
-    kind: str  # "task failed", "DAG run failed", "source freshness"
+    kind: str  # "task failed", "DAG run failed", "deadline missed", "source freshness"
     dag_id: str | None
     task_id: str | None
     run_date: str | None  # the run's logical date / partition, ISO
@@ -221,3 +222,42 @@ def task_failure_callback(context: Mapping[str, Any]) -> None:
 def dag_failure_callback(context: Mapping[str, Any]) -> None:
     """`on_failure_callback` for DAG runs."""
     send(alert_from_dag_context(context))
+
+
+# --- missed deadlines (Airflow deadline alerts) --------------------------------------------------------
+def alert_from_deadline_context(missed: str, context: Mapping[str, Any]) -> Alert:
+    """The alert for a missed deadline: `missed` says what was due, `context` is what Airflow passes.
+
+    Airflow's scheduler passes the run as its REST API shows it (`dag_run`: dag_id, dag_run_id,
+    logical_date, data_interval_start, queued_at, state, ... as JSON) and the `deadline` (its time).
+    """
+    dag_run = context.get("dag_run") or {}
+    deadline = context.get("deadline") or {}
+    run_date = next(
+        (_iso(dag_run.get(key)) for key in ("logical_date", "data_interval_start", "run_after") if dag_run.get(key)),
+        None,
+    )
+    details = [f"missed: {missed}"]
+    if deadline.get("deadline_time"):
+        details.append(f"deadline {_iso(deadline['deadline_time'])}")
+    if dag_run.get("queued_at"):
+        details.append(f"queued {_iso(dag_run['queued_at'])}")
+    if dag_run.get("state"):
+        details.append(f"run still {dag_run['state']}")
+    return Alert(
+        kind="deadline missed",
+        dag_id=dag_run.get("dag_id"),
+        task_id=None,
+        run_date=run_date,
+        error="; ".join(details),
+        run_id=dag_run.get("dag_run_id") or dag_run.get("run_id"),
+    )
+
+
+async def deadline_missed_callback(missed: str, context: Mapping[str, Any] | None = None) -> bool:
+    """The DAGs' deadline alert callback (an Airflow AsyncCallback: the triggerer awaits it).
+
+    The webhook call blocks, so it runs in a thread: the triggerer's event loop keeps serving the
+    deferred tasks meanwhile. Returns whether the alert was posted; never raises (see `send`).
+    """
+    return await asyncio.to_thread(send, alert_from_deadline_context(missed, context or {}))

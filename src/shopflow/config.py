@@ -3,7 +3,7 @@
 Every endpoint and secret comes from the environment (see `.env.example`); this is the only module
 that reads it. `load_settings()` returns one `Settings` object: the service endpoints at its root
 (when an external endpoint is not given, the project's embedded service is used and its address is
-derived from the ports here) and a group per concern: `simulation`, `airflow`, `metabase`. Code
+derived from the ports here) and a group per concern: `simulation`, `airflow`, `metabase`, `lineage`. Code
 receives the object, or the group it needs, instead of reading variables itself.
 """
 
@@ -141,6 +141,28 @@ class MetabaseSettings(_FromEnvironment):
         return self.url or DEFAULT_METABASE_URL
 
 
+class LineageSettings(_FromEnvironment):
+    """Where the OpenLineage events of Airflow's tasks and dbt's models go (shopflow.lineage)."""
+
+    # Off: no event is written anywhere (Airflow's provider is disabled).
+    enabled: bool = Field(True, validation_alias="SHOPFLOW_LINEAGE_ENABLED")
+    # An OpenLineage HTTP endpoint's base URL (Marquez: http://host:5000). Unset: a JSON-lines file
+    # under the state dir. Never set by default, so no event leaves the machine unless asked to.
+    url: str | None = Field(None, validation_alias="SHOPFLOW_LINEAGE_URL")
+    # The namespace of the pipeline's jobs (the Airflow DAGs and tasks, dbt's models).
+    namespace: str = Field("shopflow", min_length=1, validation_alias="SHOPFLOW_LINEAGE_NAMESPACE")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("not an http(s) URL with a host (Marquez: http://marquez:5000)")
+        return value.rstrip("/")
+
+
 def variable_name(group: type[BaseSettings], field: str) -> str:
     """The environment variable a settings field is read from (for messages and child environments)."""
     alias = group.model_fields[field].validation_alias
@@ -208,6 +230,7 @@ class Settings(_FromEnvironment):
     simulation: SimulationSettings = Field(default_factory=SimulationSettings.from_env)
     airflow: AirflowSettings = Field(default_factory=AirflowSettings.from_env)
     metabase: MetabaseSettings = Field(default_factory=MetabaseSettings.from_env)
+    lineage: LineageSettings = Field(default_factory=LineageSettings.from_env)
 
     # The databases of the embedded server (and their names in the compose stack).
     shop_db: ClassVar[str] = "shop"
@@ -220,6 +243,7 @@ class Settings(_FromEnvironment):
             "simulation": SimulationSettings.from_env(env),
             "airflow": AirflowSettings.from_env(env),
             "metabase": MetabaseSettings.from_env(env),
+            "lineage": LineageSettings.from_env(env),
         }
         source = os.environ if env is None else env
         regions = tuple(
@@ -313,6 +337,11 @@ class Settings(_FromEnvironment):
     @property
     def output_dir(self) -> Path:
         return self.state_dir / "output"
+
+    @property
+    def lineage_file(self) -> Path:
+        """The OpenLineage events, one JSON document a line, when no SHOPFLOW_LINEAGE_URL is set."""
+        return self.state_dir / "lineage" / "openlineage.jsonl"
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some fields changed (tests point a copy at their own databases or bucket)."""

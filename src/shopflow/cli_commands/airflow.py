@@ -50,6 +50,7 @@ def up() -> None:
                 f"  UI:       {airflow.url}\n"
                 f"  login:    {la.ADMIN_USER} / {password}\n"
                 f'  CLI:      eval "$(shopflow airflow env)"; airflow dags list\n'
+                f"  lineage:  {cfg.lineage.url or cfg.lineage_file if cfg.lineage.enabled else 'off'}\n"
                 f"DAGs start paused. Unpaused, the daily DAGs load every day since {start} (catchup), then "
                 "one day each midnight UTC; backfills need them unpaused too (docs/orchestration.md).\n"
                 "Ctrl-C stops Airflow (the embedded services keep running).",

@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
-from shopflow import config
+from shopflow import config, lineage
 from shopflow.config import PROJECT_ROOT, AirflowSettings, ConfigError, Settings, SimulationSettings, variable_name
 from shopflow.services.process import ServiceError, port_is_free
 from shopflow.telemetry import USAGE_TELEMETRY_OFF
@@ -147,6 +147,9 @@ def local_airflow(settings: Settings, start: date | None = None) -> LocalAirflow
         "AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY": "False",
         # No usage telemetry from Airflow, Cosmos (its DAG-run listener runs in the scheduler), dbt, GX.
         **USAGE_TELEMETRY_OFF,
+        # OpenLineage events of every task, DAG run and dbt model: the state dir's file, or
+        # SHOPFLOW_LINEAGE_URL (Marquez) when set (shopflow.lineage).
+        **lineage.airflow_environment(settings),
         # The same connections the container entrypoint derives, for hooks and the UI.
         "AIRFLOW_CONN_SHOPFLOW_SHOP": settings.shop_dsn,
         "AIRFLOW_CONN_SHOPFLOW_WAREHOUSE": settings.warehouse_dsn,
@@ -316,6 +319,7 @@ def supervise(
             f"port 127.0.0.1:{airflow.port} is already in use; stop that process or set {PORT_ENV} to a free port"
         )
     airflow.logs_dir.mkdir(parents=True, exist_ok=True)
+    lineage.prepare_lineage_file(airflow.settings)
     env = process_environment(airflow)
 
     def request_stop(signum: int, _frame: object) -> None:
