@@ -28,8 +28,13 @@ class LakeError(ShopflowError, RuntimeError):
     """A lake partition is missing or inconsistent; the message names the key."""
 
 
+def entity_prefix(entity: Entity, zone: str = "raw") -> str:
+    """Every partition of an entity in a zone: `<zone>/<source>/<entity>/`."""
+    return f"{zone}/{entity.source}/{entity.name}/"
+
+
 def partition_prefix(entity: Entity, dt: date, zone: str = "raw") -> str:
-    return f"{zone}/{entity.source}/{entity.name}/dt={dt.isoformat()}/"
+    return f"{entity_prefix(entity, zone)}dt={dt.isoformat()}/"
 
 
 def landing_prefix(dt: date) -> str:
@@ -146,7 +151,7 @@ class Lake:
 
     def partition_dates(self, entity: Entity, zone: str = "raw") -> list[date]:
         """Dates that have a manifest in `zone`, oldest first."""
-        prefix = f"{zone}/{entity.source}/{entity.name}/"
+        prefix = entity_prefix(entity, zone)
         dates = set()
         for key in self.list_keys(prefix):
             if key.endswith("/" + MANIFEST_FILE) or (zone != "raw" and key.endswith("/" + VALIDATION_FILE)):
@@ -160,7 +165,7 @@ class Lake:
         the first manifest or at `dt`: one request, however long the lake's history (listing every
         partition on each daily extract made a year's replay quadratic).
         """
-        prefix = f"raw/{entity.source}/{entity.name}/"
+        prefix = entity_prefix(entity)
         bound = f"{prefix}dt={dt.isoformat()}/"
         # Small pages: the answer is almost always among the oldest partition's two keys.
         pages = self.client.get_paginator("list_objects_v2").paginate(

@@ -22,7 +22,7 @@ from openlineage.client.event_v2 import Dataset
 
 from shopflow.config import Settings
 from shopflow.contracts import Entity, get_entity
-from shopflow.lake import LANDING_EVENTS_PREFIX
+from shopflow.lake import LANDING_EVENTS_PREFIX, entity_prefix
 from shopflow.warehouse.ops import VALIDATION_RESULTS
 from shopflow.warehouse.raw_schema import RAW_SCHEMA
 
@@ -92,11 +92,6 @@ def lake_dataset(settings: Settings, prefix: str) -> Dataset:
     return Dataset(namespace=f"s3://{settings.lake_bucket}", name=prefix.strip("/"))
 
 
-def raw_prefix(entity: Entity) -> str:
-    """The lake prefix of an entity's partitions, `raw/<source>/<entity>` (lake.partition_prefix without the day)."""
-    return f"raw/{entity.source}/{entity.name}"
-
-
 def source_dataset(settings: Settings, entity: Entity) -> Dataset:
     """Where an entity's extract reads: a shop table, the catalog API, or the clickstream landing zone."""
     if entity.source == "shop":
@@ -121,7 +116,7 @@ def step_lineage(settings: Settings, entity_name: str, step: str) -> StepLineage
     load: lake prefix -> `raw` table.
     """
     entity = get_entity(entity_name)
-    lake = lake_dataset(settings, raw_prefix(entity))
+    lake = lake_dataset(settings, entity_prefix(entity))
     if step == "extract":
         return StepLineage([source_dataset(settings, entity)], [lake])
     if step == "gate":

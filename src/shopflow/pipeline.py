@@ -192,10 +192,6 @@ class Pipeline:
                             on_partition(dt, name)
         return loaded
 
-    def data_docs(self, limit: int) -> Path:
-        """Render Data Docs for the latest `limit` outcomes recorded in ops.validation_results."""
-        return build_data_docs_from_ops(self.settings.warehouse_dsn, limit)
-
 
 def build_data_docs_from_ops(warehouse_dsn: str, limit: int) -> Path:
     """Data Docs for the latest `limit` outcomes in ops.validation_results (a plain function: the demo

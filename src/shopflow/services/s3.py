@@ -79,6 +79,11 @@ class EmbeddedS3(PidFileService):
         base = self.settings.s3_port
         return [PortSpec(base + i, "SHOPFLOW_S3_PORT (the S3 server uses 10 ports from it)") for i in range(PORT_BLOCK)]
 
+    @property
+    def master_port(self) -> int:
+        """The SeaweedFS master's HTTP port, the second of the block (its topology answers readiness)."""
+        return self.settings.s3_port + 1
+
     def _ready(self) -> bool:
         try:
             s3_client(self.settings).list_buckets()
@@ -95,7 +100,7 @@ class EmbeddedS3(PidFileService):
         on_disk = sum(1 for _ in self.data_dir.glob("*.dat"))
         try:
             with urllib.request.urlopen(
-                f"http://{self.settings.host}:{self.settings.s3_port + 1}/dir/status", timeout=2
+                f"http://{self.settings.host}:{self.master_port}/dir/status", timeout=2
             ) as response:
                 topology = json.load(response)["Topology"]
         except (OSError, ValueError, KeyError):
@@ -130,7 +135,7 @@ class EmbeddedS3(PidFileService):
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
             f"-s3.port={p}",
-            f"-master.port={p + 1}",
+            f"-master.port={self.master_port}",
             f"-volume.port={p + 2}",
             f"-filer.port={p + 3}",
             f"-admin.port={p + 4}",
