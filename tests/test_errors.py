@@ -47,3 +47,12 @@ def test_the_cli_prints_a_shopflow_error_as_one_line(monkeypatch):
     result = CliRunner().invoke(app, ["services", "status"])
     assert result.exit_code == 1
     assert "ConfigError: SHOPFLOW_PG_PORT='fifty'" in result.output and "Traceback" not in result.output
+
+
+def test_the_cli_names_an_unreachable_postgresql_in_one_line(monkeypatch):
+    # Nothing listens on port 1: the Data Docs command cannot read ops.validation_results.
+    monkeypatch.setenv("SHOPFLOW_PG_PORT", "1")
+    result = CliRunner().invoke(app, ["quality", "docs"])
+    assert result.exit_code == 1
+    assert "error: cannot reach PostgreSQL:" in result.output and "port 1 failed" in result.output
+    assert "Traceback" not in result.output

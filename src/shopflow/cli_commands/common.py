@@ -30,10 +30,12 @@ def clean_errors() -> Iterator[None]:
         yield
     # ShopflowError's message is the whole story: one line, no traceback.
     except ShopflowError as err:
-        err_console.print(f"[bold red]error:[/] {type(err).__name__}: {err}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {type(err).__name__}: {err}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     except psycopg2.OperationalError as err:
-        err_console.print(f"[bold red]error:[/] cannot reach PostgreSQL: {str(err).strip()}", highlight=False)
+        err_console.print(
+            f"[bold red]error:[/] cannot reach PostgreSQL: {str(err).strip()}", highlight=False, soft_wrap=True
+        )
         raise typer.Exit(1) from None
 
 
