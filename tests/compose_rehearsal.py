@@ -258,19 +258,20 @@ class Rehearsal:
             time.sleep(interval)
         return time.monotonic() - started
 
-    def kill(self, label: str, sig: int = signal.SIGKILL) -> list[int]:
+    def kill(self, label: str, sig: int = signal.SIGKILL) -> None:
         """Send `sig` to the container's processes: its group and any descendant that left it."""
         service = self.running.pop(label)
-        pids = [service.process.pid]
+        descendants: list[psutil.Process] = []
         with contextlib.suppress(psutil.NoSuchProcess):
-            pids += [child.pid for child in psutil.Process(service.process.pid).children(recursive=True)]
+            descendants = psutil.Process(service.process.pid).children(recursive=True)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(service.process.pid, sig)
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
+        # Most descendants died with the group and their pids may already be reused by another
+        # test's process: psutil signals a pid only while it still names the process it listed.
+        for child in descendants:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.send_signal(sig)
         service.process.wait(timeout=30)
-        return pids
 
     def stop_all(self) -> None:
         """Stop every container: SIGTERM, a grace period, then SIGKILL (what `docker compose down` does)."""
