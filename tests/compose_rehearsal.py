@@ -292,9 +292,9 @@ class Rehearsal:
                     process.kill()
 
 
-def http_ok(url: str) -> bool:
+def http_ok(url: str, timeout: float = 3) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=3) as response:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             return response.status == 200
     except OSError:
         return False

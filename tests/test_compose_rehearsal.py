@@ -220,6 +220,18 @@ def _healthcheck(r: Rehearsal, name: str, label: str) -> subprocess.Popen:
     )
 
 
+def _http_healthcheck(r: Rehearsal, name: str, url: str) -> int:
+    """A service's HTTP healthcheck judged as compose judges it: 0 (healthy) if one of its `retries`
+    attempts answers 200 within its `timeout`; compose waits its `interval` between them, the rehearsal 2 s."""
+    check = r.services[name]["healthcheck"]
+    for attempt in range(int(check["retries"])):
+        if attempt:
+            time.sleep(2)
+        if http_ok(url, timeout=float(str(check["timeout"]).removesuffix("s"))):
+            return 0
+    return 1
+
+
 @pytest.fixture(scope="module")
 def story(image_root, tmp_path_factory):
     from tests.metabase_double import MetabaseDouble
@@ -336,8 +348,8 @@ def story(image_root, tmp_path_factory):
             checks[name] = _healthcheck(r, name, name)
         scheduler_health = f"http://127.0.0.1:{r.scheduler_health_port}/health"
         story.healthchecks = {name: proc.wait(timeout=120) for name, proc in checks.items()}
-        story.healthchecks["airflow-scheduler"] = 0 if http_ok(scheduler_health) else 1
-        story.healthchecks["airflow-apiserver"] = 0 if http_ok(api_health) else 1
+        story.healthchecks["airflow-scheduler"] = _http_healthcheck(r, "airflow-scheduler", scheduler_health)
+        story.healthchecks["airflow-apiserver"] = _http_healthcheck(r, "airflow-apiserver", api_health)
         metabase_init.process.wait(timeout=180)
         story.metabase_init_output = (tmp / "metabase-init.log").read_text(errors="replace")
         story.healthchecks["metabase-init (exit code)"] = metabase_init.process.returncode
