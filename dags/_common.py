@@ -69,7 +69,10 @@ def run_deadline(within: timedelta, missed: str) -> DeadlineAlert:
     """
     return DeadlineAlert(
         reference=DeadlineReference.DAGRUN_QUEUED_AT,
-        interval=within,
+        # In seconds, the form Airflow stored before 3.3 and still decodes: given as a timedelta, 3.3.2
+        # stores it as JSON that clearing a task of a run with a pending deadline cannot read (HTTP 500,
+        # apache/airflow#70368), so "Clear" and "Clear downstream" would fail in every DAG.
+        interval=within.total_seconds(),  # type: ignore[arg-type]
         callback=AsyncCallback(alerts.deadline_missed_callback, kwargs={"missed": missed}),
     )
 

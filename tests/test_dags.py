@@ -101,6 +101,7 @@ def test_every_dag_alerts_on_a_missed_deadline(dagbag):
     """Each DAG run has a deadline from its queueing; the triggerer awaits shopflow's callback when it passes."""
     from airflow._shared.module_loading import accepts_context, import_string
     from airflow.sdk import AsyncCallback, DeadlineReference
+    from airflow.serialization.decoders import decode_deadline_alert
     from airflow.serialization.serialized_objects import DagSerialization
 
     from shopflow.alerts import deadline_missed_callback
@@ -108,14 +109,19 @@ def test_every_dag_alerts_on_a_missed_deadline(dagbag):
     for dag in dagbag.dags.values():
         [deadline] = dag.deadline
         assert deadline.reference == DeadlineReference.DAGRUN_QUEUED_AT, dag.dag_id
-        assert timedelta(minutes=30) <= deadline.interval <= timedelta(hours=12), dag.dag_id
+        assert timedelta(minutes=30) <= timedelta(seconds=deadline.interval) <= timedelta(hours=12), dag.dag_id
         assert isinstance(deadline.callback, AsyncCallback), dag.dag_id
         # The path the triggerer imports, and the call it makes (the callback's kwargs plus `context`).
         assert import_string(deadline.callback.path) is deadline_missed_callback
         assert accepts_context(deadline_missed_callback)
         assert "queued" in deadline.callback.kwargs["missed"], dag.dag_id
-        # The dag-processor stores the deadline with the serialized DAG: it must serialize.
-        assert DagSerialization.to_dict(dag)["dag"]["deadline"], dag.dag_id
+        # The dag-processor stores the deadline with the serialized DAG: it must serialize, its interval a
+        # number of seconds, which clearing a task reads as such (a JSON interval fails there in Airflow
+        # 3.3.2), and which becomes the same timedelta when a run's deadline is computed.
+        [stored] = DagSerialization.to_dict(dag)["dag"]["deadline"]
+        interval = stored["__data__"]["interval"] if "__data__" in stored else stored["interval"]
+        assert isinstance(interval, float), (dag.dag_id, stored)
+        assert decode_deadline_alert(stored).interval == timedelta(seconds=deadline.interval), dag.dag_id
 
 
 def test_extract_gate_and_load_report_their_datasets_to_openlineage(dagbag):
