@@ -77,6 +77,21 @@ def tree_cpu(root_pid: int) -> float:
     return total
 
 
+COMPONENTS = ("scheduler", "api", "triggerer", "dag-processor")
+
+
+def component_cpu(root_pid: int) -> dict[str, float]:
+    """CPU seconds of each Airflow component's process tree (the tasks run under the scheduler's executor)."""
+    cpu: dict[str, float] = {}
+    with contextlib.suppress(psutil.NoSuchProcess):
+        for child in psutil.Process(root_pid).children():
+            with contextlib.suppress(psutil.NoSuchProcess, psutil.ZombieProcess):
+                line = " ".join(child.cmdline())
+                name = next((c for c in COMPONENTS if c in line), "other")
+                cpu[name] = cpu.get(name, 0.0) + tree_cpu(child.pid)
+    return cpu
+
+
 def postmaster_pid(port: int) -> int:
     """The PostgreSQL server listening on `port` (its postmaster, parent of every backend)."""
     for proc in psutil.process_iter(["name", "cmdline"]):
@@ -97,7 +112,7 @@ class Scratch:
 
 
 @contextlib.contextmanager
-def scratch_stack(base: Settings) -> Iterator[Scratch]:
+def scratch_stack(base: Settings, keep_logs: bool = False) -> Iterator[Scratch]:
     tag = f"bench_transform_{uuid.uuid4().hex[:6]}"
     admin_dsn = replace_database(base.warehouse_dsn, "postgres")
     names = {kind: f"{tag}_{kind}" for kind in ("shop", "warehouse", "airflow")}
@@ -121,7 +136,10 @@ def scratch_stack(base: Settings) -> Iterator[Scratch]:
         lake.delete_keys(lake.list_keys(""))
         lake.client.delete_bucket(Bucket=settings.lake_bucket)
         _admin(admin_dsn, *(f'drop database if exists "{name}" with (force)' for name in names.values()))
-        shutil.rmtree(state_dir, ignore_errors=True)
+        if keep_logs:
+            print(f"the runs' logs (Airflow's task logs under logs/airflow/tasks) are kept in {state_dir}")
+        else:
+            shutil.rmtree(state_dir, ignore_errors=True)
 
 
 def _admin(dsn: str, *statements: str) -> None:
@@ -315,6 +333,56 @@ class Airflow:
         )
         return {task_id: (start, end) for task_id, start, end in rows}
 
+    def task_hops(self, dag_id: str, run_id: str) -> dict[str, list[float]]:
+        """Where the time of each task after the first goes: the scheduler noticing its upstream done
+        (upstream end -> queued), the executor starting it (queued -> running), and its run."""
+        upstream: dict[str, list[str]] = {}
+        for task in self._request("GET", f"/api/v2/dags/{dag_id}/tasks")["tasks"]:
+            for child in task["downstream_task_ids"]:
+                upstream.setdefault(child, []).append(task["task_id"])
+        rows = self.query(
+            "select task_id, queued_dttm, start_date, end_date from task_instance where dag_id = %s and run_id = %s",
+            (dag_id, run_id),
+        )
+        times = {task_id: (queued, start, end) for task_id, queued, start, end in rows}
+        hops: dict[str, list[float]] = {"scheduler": [], "executor": [], "task": []}
+        for task_id, (queued, start, end) in times.items():
+            parents = [times[p][2] for p in upstream.get(task_id, ()) if p in times and times[p][2]]
+            if not parents or None in (queued, start, end):
+                continue
+            hops["scheduler"].append(_seconds(queued, max(parents)))
+            hops["executor"].append(_seconds(start, queued))
+            hops["task"].append(_seconds(end, start))
+        return hops
+
+    def timeline(self, dag_id: str, run_id: str) -> list[tuple[str, float | None, float | None, float | None]]:
+        """Each task's start and end, and when the producer reported its model (the XCom `..._status`
+        or `..._tests_status` of the model), in seconds from the run's start."""
+        [(run_start,)] = self.query(
+            "select start_date from dag_run where dag_id = %s and run_id = %s", (dag_id, run_id)
+        )
+        reported = dict(
+            self.query(
+                "select key, max(timestamp) from xcom where dag_id = %s and run_id = %s and task_id = %s group by key",
+                (dag_id, run_id, PRODUCER_TASK),
+            )
+        )
+        rows = self.query(
+            "select task_id, start_date, end_date from task_instance where dag_id = %s and run_id = %s order by end_date",
+            (dag_id, run_id),
+        )
+
+        def offset(moment: datetime | None) -> float | None:
+            return None if moment is None else _seconds(moment, run_start)
+
+        lines = []
+        for task_id, start, end in rows:
+            model = task_id.removeprefix("dbt.").removesuffix("_model_build")
+            keys = (f"model__shopflow__{model}_tests_status", f"model__shopflow__{model}_status")
+            report = next((reported[k] for k in keys if k in reported), None)
+            lines.append((task_id, offset(report), offset(start), offset(end)))
+        return lines
+
 
 def _all_healthy(document: dict | None) -> bool:
     parts = ("metadatabase", "scheduler", "triggerer", "dag_processor")
@@ -360,9 +428,12 @@ def day_latency(airflow: Airflow, day: date) -> dict[str, float]:
 def transform_round(airflow: Airflow, pg_pid: int) -> dict[str, float]:
     """One manually triggered `transform` run: wall and CPU seconds, split at its last dbt task."""
     cpu_before = tree_cpu(airflow.pid) + tree_cpu(pg_pid)
+    components_before, pg_before = component_cpu(airflow.pid), tree_cpu(pg_pid)
     requested = datetime.now(UTC)
     run = airflow.wait_for_run("transform", run_id=airflow.trigger("transform"))
     cpu = tree_cpu(airflow.pid) + tree_cpu(pg_pid) - cpu_before
+    components = {k: v - components_before.get(k, 0.0) for k, v in component_cpu(airflow.pid).items()}
+    components["postgresql"] = tree_cpu(pg_pid) - pg_before
     tasks = airflow.task_times("transform", run["run_id"])
     dbt_end = max(end for task_id, (_start, end) in tasks.items() if task_id.startswith("dbt.") and end)
     publish_start, publish_end = tasks["publish_marts"]
@@ -378,6 +449,11 @@ def transform_round(airflow: Airflow, pg_pid: int) -> dict[str, float]:
     }
     # Watcher mode only: the one dbt build, and what the model tasks add after it. Without a producer
     # (a DAG of one dbt invocation per model, to compare designs) these figures are left out.
+    for stage, seconds in airflow.task_hops("transform", run["run_id"]).items():
+        figures[f"hop: {stage}"] = statistics.median(seconds)
+    figures["timeline"] = airflow.timeline("transform", run["run_id"])
+    for name, seconds in components.items():
+        figures[f"cpu: {name}"] = seconds
     if PRODUCER_TASK in tasks:
         producer_start, producer_end = tasks[PRODUCER_TASK]
         figures["producer"] = _seconds(producer_end, producer_start)
@@ -391,6 +467,8 @@ def main() -> None:
     parser.add_argument("--history-days", type=int, default=364)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--timeline", action="store_true", help="print the last round's tasks in time order")
+    parser.add_argument("--keep-logs", action="store_true", help="keep the scratch state directory and its logs")
     args = parser.parse_args()
 
     base = load_settings()
@@ -400,7 +478,7 @@ def main() -> None:
         f"bench_transform: scale {args.scale}, {args.history_days} days of history, {args.repeat} rounds, "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start"
     )
-    with scratch_stack(base) as scratch:
+    with scratch_stack(base, keep_logs=args.keep_logs) as scratch:
         prepare_history(scratch.settings, yesterday - timedelta(days=1), args.history_days, args.scale, args.seed)
         with Airflow(scratch, yesterday, args.scale, args.seed) as airflow:
             airflow.wait_for_dags()
@@ -414,7 +492,17 @@ def main() -> None:
 
     med = statistics.median
     dbt_wall, dbt_cpu = med(p[0] for p in plain), med(p[1] for p in plain)
-    keys = ("wall", "wall from trigger", "dbt part", "producer", "model tasks after the build", "publish_marts", "cpu")
+    hops = ("hop: scheduler", "hop: executor", "hop: task")
+    keys = (
+        "wall",
+        "wall from trigger",
+        "dbt part",
+        "producer",
+        "model tasks after the build",
+        "publish_marts",
+        "cpu",
+        *hops,
+    )
     dag = {key: med(r[key] for r in rounds) for key in keys if key in rounds[0]}
     print(f"\nday {yesterday} through the DAGs (LocalExecutor, parallelism {la.PARALLELISM}):")
     for name, seconds in latency.items():
@@ -430,6 +518,13 @@ def main() -> None:
         print(f"  {'    model tasks after the build':<46}{dag['model tasks after the build']:>8.1f}")
     print(f"  {'  of which publish_marts':<46}{dag['publish_marts']:>8.1f}")
     print(f"  {'  from the trigger request':<46}{dag['wall from trigger']:>8.1f}")
+    print("  its CPU by process tree (the tasks run under the scheduler's executor):")
+    for key in sorted(k for k in rounds[0] if k.startswith("cpu: ")):
+        print(f"  {'    ' + key.removeprefix('cpu: '):<46}{'':>8}{med(r.get(key, 0.0) for r in rounds):>9.1f}")
+    print("  a task after its upstream (medians over the tasks, then the rounds):")
+    print(f"  {'    upstream done -> queued (scheduler)':<46}{dag['hop: scheduler']:>8.2f}")
+    print(f"  {'    queued -> running (executor)':<46}{dag['hop: executor']:>8.2f}")
+    print(f"  {'    running -> done (the task)':<46}{dag['hop: task']:>8.2f}")
     print(
         f"ratio transform DAG / plain dbt build: {dag['wall'] / dbt_wall:.2f} (wall), {dag['cpu'] / dbt_cpu:.2f} (CPU); "
         f"dbt part / plain dbt build: {dag['dbt part'] / dbt_wall:.2f}"
@@ -438,6 +533,11 @@ def main() -> None:
         f"rounds (plain s, DAG s): {[(round(p[0], 1), round(r['wall'], 1)) for p, r in zip(plain, rounds, strict=True)]}"
     )
     print(f"load average at the end: {load:.1f}")
+    if args.timeline:
+        print("\nthe last round's tasks, seconds from the run's start: dbt reported its model, task start, task end")
+        for task_id, reported, start, end in rounds[-1]["timeline"]:
+            cells = "".join("       -" if v is None else f"{v:>8.1f}" for v in (reported, start, end))
+            print(f"  {task_id:<54}{cells}")
 
 
 if __name__ == "__main__":

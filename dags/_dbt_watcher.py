@@ -11,15 +11,126 @@ itself, as the former one-`dbt build`-per-model tasks did. Why and what it costs
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from airflow.sdk import TriggerRule
+from airflow.sdk.exceptions import AirflowException
+from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+from airflow.triggers.base import StartTriggerArgs, TaskSuccessEvent, TriggerEvent
+from asgiref.sync import sync_to_async
 from cosmos.dbt.graph import DbtNode
+from cosmos.operators._watcher.aggregation import get_tests_status_xcom_key
+from cosmos.operators._watcher.state import (
+    PRODUCER_FINAL_STATES,
+    PRODUCER_TERMINAL_STATES,
+    _log_dbt_event,
+    get_dbt_event_xcom_key,
+    get_status_xcom_key,
+    is_dbt_node_status_success,
+)
+from cosmos.operators._watcher.triggerer import WatcherTrigger
 from cosmos.operators.watcher import DbtRunWatcherOperator, DbtTestWatcherOperator
 
-# Model tasks start once the producer is done, so their first look at its report normally finds the
-# model's status; a status that never came (a model dbt did not run) is left to Cosmos' deferral.
-POKE_SECONDS = 2
+# How often a model's trigger reads the producer's report while dbt runs.
+POKE_SECONDS = 1
+SETTLED = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
+
+# The run's task states, read once per poll interval for every model trigger of the run in this
+# triggerer (one request instead of one per trigger): {(dag_id, run_id): (read at, {task_id: state})}.
+_run_states: dict[tuple[str, str], tuple[float, dict[str, str | None]]] = {}
+
+
+def _read_run_states(dag_id: str, run_id: str, max_age: float) -> dict[str, str | None]:
+    now = time.monotonic()
+    cached = _run_states.get((dag_id, run_id))
+    if cached is None or now - cached[0] > max_age:
+        states = RuntimeTaskInstance.get_task_states(dag_id=dag_id, run_ids=[run_id]).get(run_id, {})
+        cached = (now, {task_id: None if state is None else str(state) for task_id, state in states.items()})
+        for stale in [key for key, (read_at, _) in _run_states.items() if now - read_at > 600]:
+            del _run_states[stale]
+        _run_states[(dag_id, run_id)] = cached
+    return cached[1]
+
+
+def rebuild_verdict(
+    states: dict[str, str | None], producer_task_id: str, parents: list[str]
+) -> bool | list[str] | None:
+    """May a retried model task rebuild its model now? None: not yet (the producer or a dbt parent's task
+    is not done); True: yes; a list: no, these parents' tasks did not succeed."""
+    if states.get(producer_task_id) not in PRODUCER_TERMINAL_STATES:
+        return None
+    if any(states.get(parent) not in SETTLED for parent in parents):
+        return None
+    failed = [parent for parent in parents if states.get(parent) != "success"]
+    return failed or True
+
+
+class ModelReportTrigger(WatcherTrigger):
+    """A model task's tries, run in the triggerer from their start (no worker process).
+
+    First try: it reads the model's verdict from the producer's report as dbt writes it; a model built
+    and tested ends the task there (`TaskSuccessEvent`). Any other outcome (dbt failed or skipped the
+    model, the producer ended without a verdict) resumes the task on a worker, where Cosmos'
+    `execute_complete` fails it or runs dbt for it. A later try (a retry, a cleared task) waits until the
+    producer and the tasks of the model's dbt parents are done, then resumes on a worker to
+    `dbt build` the model there.
+    """
+
+    def __init__(self, *, upstream_task_ids: list[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.upstream_task_ids = list(upstream_task_ids or [])
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        kwargs = {**super().serialize()[1], "upstream_task_ids": self.upstream_task_ids}
+        return f"{__name__}.{type(self).__name__}", kwargs
+
+    async def _states(self) -> dict[str, str | None]:
+        return await sync_to_async(_read_run_states)(self.dag_id, self.run_id, self.poke_interval / 2)
+
+    async def _verdict(self) -> Any:
+        from airflow.sdk.execution_time.xcom import XCom
+
+        key = (get_tests_status_xcom_key if self.is_test_sensor else get_status_xcom_key)(self.model_unique_id)
+        value = await sync_to_async(XCom.get_one)(
+            run_id=self.run_id, key=key, task_id=self.producer_task_id, dag_id=self.dag_id, map_index=-1
+        )
+        return value if self.is_test_sensor or value is None else value.get("status")
+
+    async def run(self) -> Any:
+        ti = self.task_instance  # set by the triggerer before it runs the trigger
+        self.dag_id, self.run_id, self.map_index = ti.dag_id, ti.run_id, ti.map_index
+        if ti.try_number > 1:
+            while (
+                verdict := rebuild_verdict(await self._states(), self.producer_task_id, self.upstream_task_ids)
+            ) is None:
+                await asyncio.sleep(self.poke_interval)
+            yield TriggerEvent({"rerun": True} if verdict is True else {"parents_failed": verdict})  # type: ignore[no-untyped-call]
+            return
+        while True:
+            verdict = await self._verdict()
+            if is_dbt_node_status_success(verdict):
+                from airflow.sdk.execution_time.xcom import XCom
+
+                _log_dbt_event(
+                    await sync_to_async(XCom.get_one)(
+                        run_id=self.run_id,
+                        key=get_dbt_event_xcom_key(self.model_unique_id),
+                        task_id=self.producer_task_id,
+                        dag_id=self.dag_id,
+                        map_index=-1,
+                    )
+                )
+                yield TaskSuccessEvent()
+                return
+            if verdict is not None or (await self._states()).get(self.producer_task_id) in PRODUCER_FINAL_STATES:
+                # Cosmos' trigger turns any other outcome into the event its execute_complete expects.
+                async for event in super().run():
+                    yield event
+                    return
+            await asyncio.sleep(self.poke_interval)
 
 
 class _WatchModel:
@@ -31,10 +142,38 @@ class _WatchModel:
     def _resource_label(self) -> str:
         return "Model"
 
+    def resume(self, context: Any, event: dict[str, Any]) -> None:
+        """Where the task continues on a worker after its trigger (StartTriggerArgs.next_method)."""
+        if failed := event.get("parents_failed"):
+            raise AirflowException(
+                f"{self.model_unique_id} not rebuilt: the tasks of its dbt parents {failed} did not succeed"
+            )
+        if event.get("rerun"):
+            self._fallback_to_non_watcher_run(context["ti"].try_number, context)
+        else:
+            self.execute_complete(context, event)
+
+    def poke(self, context: Any) -> bool:
+        """The worker path (dag.test()): a retry waits for its dbt parents' tasks, as the trigger does."""
+        ti = context["ti"]
+        if ti.try_number > 1:
+            parents = sorted(self.upstream_task_ids)
+            states = _read_run_states(ti.dag_id, ti.run_id, 0)
+            verdict = rebuild_verdict(states, self.producer_task_id, parents)
+            if verdict is None:
+                return False
+            if verdict is not True:
+                raise AirflowException(
+                    f"{self.model_unique_id} not rebuilt: the tasks of its dbt parents {verdict} did not succeed"
+                )
+        return super().poke(context)  # type: ignore[misc]
+
     def _fallback_to_non_watcher_run(self, try_number: int, context: Any) -> bool:
         model = DbtNode.get_resource_name_from_unique_id(self.model_unique_id)
         self.log.info("Try %s: running `dbt build --select %s` in this task", try_number, model)
-        self.build_and_run_cmd(context, cmd_flags=["--select", model])
+        # "buildable": the model's tests whose other parents are its ancestors, not a relationships test
+        # declared by a child model that may not be built yet (dbt's default, "eager", would run it).
+        self.build_and_run_cmd(context, cmd_flags=["--select", model, "--indirect-selection", "buildable"])
         return True
 
 
@@ -64,11 +203,43 @@ def model_converter(tests_per_model: dict[str, list[str]]) -> Callable[..., Any]
             task_group=task_group,
             extra_context={"dbt_node_config": node.context_dict, "package_name": node.package_name},
             poke_interval=POKE_SECONDS,
-            deferrable=True,
+            # Only where the task runs on a worker from its start (dag.test()): poke, and give the slot
+            # back between pokes, so it can never wait for a producer that has not started.
+            deferrable=False,
+            mode="reschedule",
             **task_args,
         )
 
     return model_task
+
+
+def follow_the_build(watcher: _WatchModel) -> None:
+    """Make the model's task follow the one `dbt build` from the run's start, in the triggerer.
+
+    The task starts with the run (trigger rule "always": dbt, not Airflow, orders the models within the
+    build; the edges between model tasks stay for the graph and for "Clear downstream", and a retry waits
+    for its parents' tasks) and each try starts in the triggerer (`ModelReportTrigger`): no worker
+    process for a model dbt built, one for a model that failed or that a retry rebuilds.
+    Call it once Cosmos has set the watcher's `producer_task_id` (after the task group is built).
+    """
+    watcher.trigger_rule = TriggerRule.ALWAYS
+    watcher.start_from_trigger = True
+    watcher.start_trigger_args = StartTriggerArgs(
+        trigger_cls=f"{__name__}.{ModelReportTrigger.__name__}",
+        trigger_kwargs={
+            "model_unique_id": watcher.model_unique_id,
+            "producer_task_id": watcher.producer_task_id,
+            "dag_id": watcher.dag_id,
+            "run_id": "",  # the trigger reads its run from its task instance
+            "map_index": -1,
+            "poke_interval": POKE_SECONDS,
+            "is_test_sensor": watcher.is_test_sensor,
+            "upstream_task_ids": sorted(watcher.upstream_task_ids),
+        },
+        next_method=watcher.resume.__name__,
+        next_kwargs=None,
+        timeout=None,
+    )
 
 
 def emit_model_lineage(context: Any) -> None:

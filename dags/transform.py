@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import TriggerRule, dag, get_current_context, task
+from airflow.sdk import dag, get_current_context, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos import settings as cosmos_settings
 from cosmos.constants import (
@@ -25,7 +25,7 @@ from _common import (
     run_deadline,
     set_dbt_profile_env,
 )
-from _dbt_watcher import emit_model_lineage, model_converter
+from _dbt_watcher import _WatchModel, emit_model_lineage, follow_the_build, model_converter
 from shopflow.contracts import LOAD_ORDER
 from shopflow.orchestration import steps
 from shopflow.orchestration.dbt_manifest import MANIFEST_PATH, TRANSFORM_DIR, tests_by_model
@@ -122,13 +122,10 @@ def transform():
     for callbacks in ("on_success_callback", "on_failure_callback"):
         existing = getattr(producer, callbacks) or []
         setattr(producer, callbacks, [*(existing if isinstance(existing, list) else [existing]), emit_model_lineage])
-    # The models' tasks read the producer's report once its build is over (trigger rule "all_done",
-    # whatever the build's outcome): none waits in a worker slot while dbt runs, and none can hold the
-    # slot a producer retry needs. docs/orchestration.md compares this with following the build live.
+    # Each model's task follows the build from the run's start, in the triggerer (_dbt_watcher).
     for watcher in dbt.children.values():
-        if watcher is not producer and not watcher.upstream_task_ids:
-            producer >> watcher
-            watcher.trigger_rule = TriggerRule.ALL_DONE
+        if isinstance(watcher, _WatchModel):
+            follow_the_build(watcher)
     dbt >> publish_marts()
 
 

@@ -178,7 +178,10 @@ class Rehearsal:
                 continue  # set from its _HOST above
             env[key] = value
         if "AIRFLOW__CORE__EXECUTOR" in env:
+            image_path = env.get("PYTHONPATH")
             env.update(REHEARSAL_SETTINGS)
+            # The policy folder first, then the image's own path (the DAG folder, for the triggerer).
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (REHEARSAL_SETTINGS["PYTHONPATH"], image_path) if p)
             env["REHEARSAL_HOSTNAME"] = label
             env["AIRFLOW__API__HOST"] = "127.0.0.1"
             env["AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST"] = "127.0.0.1"

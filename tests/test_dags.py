@@ -250,10 +250,15 @@ def test_transform_waits_for_every_raw_table_and_runs_one_task_per_model(dagbag,
     for uid, node in models.items():
         task = transform.get_task(f"dbt.{node['name']}_model_build")
         parents = {f"dbt.{nodes[p]['name']}_model_build" for p in node["depends_on"]["nodes"] if p in models}
-        if parents:
-            assert task.upstream_task_ids == parents, uid  # the dbt lineage, for "clear downstream"
-        else:  # a first model reads the producer's report once the build is over, whatever its outcome
-            assert task.upstream_task_ids == {producer.task_id} and task.trigger_rule == "all_done", uid
+        assert task.upstream_task_ids == parents, uid  # the dbt lineage, for the graph and "clear downstream"
+        # Every model's task follows the build from the run's start (dbt orders the models), each try
+        # starting in the triggerer, a retry waiting for its parents' tasks (tests/test_dbt_watcher.py).
+        assert task.trigger_rule == "always" and task.start_from_trigger, uid
+        start = task.start_trigger_args
+        assert (start.trigger_cls, start.next_method) == ("_dbt_watcher.ModelReportTrigger", "resume"), uid
+        kwargs = start.trigger_kwargs
+        assert (kwargs["model_unique_id"], kwargs["producer_task_id"]) == (uid, producer.task_id), uid
+        assert set(kwargs["upstream_task_ids"]) == parents, uid
         assert task.model_unique_id == uid and task.producer_task_id == producer.task_id
         assert task.base_cmd == ["build"], uid  # a retried or cleared model runs `dbt build --select` it
     # Every data test counts for a model: a generic test for the one it is attached to only (not every
@@ -459,8 +464,26 @@ def test_local_airflow_environment(tmp_path):
     }
     path_first = la.process_environment(airflow, base={"PATH": "/usr/bin"})["PATH"].split(os.pathsep)[0]
     assert path_first == str(Path(sys.executable).parent)
+    # The triggerer imports the model trigger from the DAG folder: it comes first, the caller's path after.
+    env = la.process_environment(airflow, base={"PATH": "/usr/bin", "PYTHONPATH": "/elsewhere"})
+    assert env["PYTHONPATH"] == f"{DAGS_DIR}{os.pathsep}/elsewhere"
+    assert f"export PYTHONPATH={DAGS_DIR}" in "\n".join(la.env_exports(airflow))
+    probe = (
+        "from airflow.sdk._shared.module_loading import import_string; import_string('_dbt_watcher.ModelReportTrigger')"
+    )
+    imported = subprocess.run(
+        [sys.executable, "-c", probe], env=env | {"PATH": os.environ["PATH"]}, capture_output=True, text=True
+    )
+    assert imported.returncode == 0, imported.stderr[-2000:]
     live = la.local_airflow(Settings.from_env({"SHOPFLOW_SIMULATE_SOURCES": "false"}, state_dir=tmp_path))
     assert live.environment["SHOPFLOW_SIMULATE_SOURCES"] == "false"
+
+
+def test_the_image_puts_its_dag_folder_on_pythonpath_for_the_triggerer():
+    from tests.compose_rehearsal import dockerfile_runtime_env
+
+    env = dockerfile_runtime_env()
+    assert env["AIRFLOW__CORE__DAGS_FOLDER"] in env["PYTHONPATH"].split(os.pathsep)
 
 
 def test_local_start_date_is_fixed_at_the_first_launch(tmp_path):

@@ -123,6 +123,7 @@ def local_airflow(settings: Settings, start: date | None = None) -> LocalAirflow
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         # 2 shared cores: the default of 32 LocalExecutor workers would take about 1 GB for nothing.
         "AIRFLOW__CORE__PARALLELISM": str(PARALLELISM),
+        "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.25",
         # Catchup starts at each DAG's start_date: nothing runs until a DAG is unpaused on purpose.
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": settings.airflow_sqlalchemy_conn,
@@ -141,6 +142,9 @@ def local_airflow(settings: Settings, start: date | None = None) -> LocalAirflow
         SIMULATE_SOURCES_ENV: "false" if simulated is False else "true",
         "SHOPFLOW_STATE_DIR": str(settings.state_dir),
         START_DATE_ENV: start.isoformat(),
+        # The triggerer imports the transform DAG's model trigger (dags/_dbt_watcher.py) by its path, and
+        # only the DAG processor and the task processes put the DAG folder on sys.path themselves.
+        "PYTHONPATH": str(DAGS_DIR),
         "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos-cache"),
         # The watcher producer would otherwise rewrite a Variable holding every model's status after
         # each dbt node (for a retry after a hard kill); without it a graceful failure still keeps them.
@@ -160,7 +164,10 @@ def local_airflow(settings: Settings, start: date | None = None) -> LocalAirflow
 
 def env_exports(airflow: LocalAirflow) -> list[str]:
     """`export NAME=value` lines that point the `airflow` CLI at the local Airflow."""
-    lines = [f"export {name}={shlex.quote(value)}" for name, value in airflow.environment.items()]
+    lines = [
+        f"export {name}={shlex.quote(value)}" for name, value in airflow.environment.items() if name != "PYTHONPATH"
+    ]
+    lines.append(f'export PYTHONPATH={shlex.quote(airflow.environment["PYTHONPATH"])}"${{PYTHONPATH:+:$PYTHONPATH}}"')
     lines.append(f'export PATH={shlex.quote(str(airflow.bin_dir))}:"$PATH"')
     return lines
 
@@ -168,7 +175,9 @@ def env_exports(airflow: LocalAirflow) -> list[str]:
 def process_environment(airflow: LocalAirflow, base: Mapping[str, str] | None = None) -> dict[str, str]:
     """The full environment of a component: ours over the caller's, with the venv's bin first on PATH."""
     env = dict(config.process_environment() if base is None else base)
+    callers_path = env.get("PYTHONPATH")
     env.update(airflow.environment)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [airflow.environment["PYTHONPATH"], callers_path]))
     env["PATH"] = f"{airflow.bin_dir}{os.pathsep}{env.get('PATH', '')}"
     return env
 
