@@ -64,6 +64,10 @@ REHEARSAL_SETTINGS = {
     # A worker killed with SIGKILL is noticed when its task stops heart-beating (default 300 s).
     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "2",
+    # A task whose Celery message died with a killed worker (prefetched, not started) is queued again
+    # after task_queued_timeout (default 600 s; CI once waited that long after the kill below).
+    "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "60",
+    "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT_CHECK_INTERVAL": "10",
     # Sensors poke every few seconds and retries wait seconds (cluster policy, see POLICY_DIR).
     "PYTHONPATH": str(POLICY_DIR),
     "AIRFLOW__CORE__HOSTNAME_CALLABLE": "airflow_local_settings.container_hostname",
