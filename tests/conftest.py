@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import shutil
 import socket
+import socketserver
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +16,16 @@ import pytest
 
 from shopflow.config import Settings, load_settings
 from shopflow.services.manager import services_down, services_up
+
+
+def _log_failed_request(self, request, client_address) -> None:
+    logging.getLogger("tests.http").warning("request from %s failed", client_address, exc_info=True)
+
+
+# The tests' HTTP servers (the Metabase double, webhook receivers, stubs) run in threads of the test
+# process. socketserver prints a failed request's traceback to stderr, which lands in whatever a test
+# is capturing at that moment (a CLI test's output, once on CI); logging keeps it with the report.
+socketserver.BaseServer.handle_error = _log_failed_request  # type: ignore[method-assign]
 
 # Variables that would point the tests at external services or another state dir.
 ISOLATED_VARS = (
