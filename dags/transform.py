@@ -69,7 +69,8 @@ def transform():
       `dbt build` of the whole project (models, data tests, unit tests; the manifest
       `transform/target/manifest.json` is rebuilt by `shopflow airflow manifest`), and each model has
       its own task, `<model>_model_build`, in dbt's lineage order, which turns green once the build
-      reports the model built and every data test attached to it passed (its log shows dbt's result).
+      reports the model built and every data test attached to it passed (within 5 s), or at once when
+      the whole build succeeds; its log says which.
       Retrying or clearing a model's task runs `dbt build --select <model>` in that task.
       Staging and intermediate models are views, marts tables with enforced contracts.
       dbt's tests are the marts' quality gate: a failing test fails its model's task.

@@ -362,6 +362,40 @@ def test_dag_file_parses_fast_without_heavy_imports(dag_file, parse_probes):
     print(f"{dag_file.name}: parsed in {probe['seconds']:.2f} s")
 
 
+_PRELOAD_PROBE = """
+import sys
+from shopflow.orchestration.dag_processor import PRELOADED_MODULES, preload
+preload()
+from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+
+def discover_again(self):
+    raise AssertionError("a parse discovered the providers' asset URI handlers again")
+
+ProvidersManagerTaskRuntime._discover_asset_uri_resources = discover_again
+from airflow.sdk import Asset
+Asset("warehouse://raw/orders")  # what every DAG file's import of _common does first
+assert set(PRELOADED_MODULES) <= set(sys.modules), set(PRELOADED_MODULES) - set(sys.modules)
+print("preloaded")
+"""
+
+
+def test_the_dag_processor_loads_what_its_forked_parses_share():
+    from shopflow.orchestration import local_airflow as la
+
+    # The launcher, compose and the ECS task definition start the DAG processor through the same module.
+    command = la.COMPONENT_COMMANDS["dag-processor"]
+    assert command[1:] == ["-m", "shopflow.orchestration.dag_processor"]
+    compose = (ROOT / "docker-compose.yml").read_text()
+    assert '["python", "-m", "shopflow.orchestration.dag_processor"]' in compose
+    terraform = (ROOT / "terraform" / "modules" / "airflow" / "main.tf").read_text()
+    assert '["python", "-m", "shopflow.orchestration.dag_processor"]' in terraform
+    probe = subprocess.run([sys.executable, "-c", _PRELOAD_PROBE], capture_output=True, text=True, timeout=120)
+    assert probe.returncode == 0 and "preloaded" in probe.stdout, probe.stderr[-2000:]
+    # It hands its arguments to Airflow's own `dag-processor` command.
+    usage = subprocess.run([*command, "--help"], capture_output=True, text=True, timeout=120)
+    assert usage.returncode == 0 and "airflow dag-processor" in usage.stdout, usage.stderr[-2000:]
+
+
 # --- partition dates and settings ----------------------------------------------------------------------
 def test_partition_date_is_the_data_interval_start():
     start = datetime(2026, 3, 2, tzinfo=UTC)

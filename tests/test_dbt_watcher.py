@@ -26,7 +26,9 @@ PRODUCER = "dbt.dbt_producer_watcher"
 PARENT = "dbt.stg_shop__orders_model_build"
 
 
-def _trigger(try_number: int, reports: list, states: list[dict]) -> watcher.ModelReportTrigger:
+def _trigger(
+    try_number: int, reports: list, states: list[dict], report_interval: float = 0
+) -> watcher.ModelReportTrigger:
     """A trigger for `int_orders_latest` whose reads return `reports` and `states` in turn (the last repeats)."""
     trigger = watcher.ModelReportTrigger(
         model_unique_id="model.shopflow.int_orders_latest",
@@ -37,6 +39,7 @@ def _trigger(try_number: int, reports: list, states: list[dict]) -> watcher.Mode
         poke_interval=0,
         is_test_sensor=True,
         upstream_task_ids=[PARENT],
+        report_interval=report_interval,
     )
     trigger.task_instance = SimpleNamespace(
         task_id="dbt.int_orders_latest_model_build",
@@ -66,13 +69,6 @@ def _events(trigger: watcher.ModelReportTrigger) -> list:
     return asyncio.run(asyncio.wait_for(collect(), 10))
 
 
-@pytest.fixture(autouse=True)
-def no_dbt_event(monkeypatch):
-    from airflow.sdk.execution_time.xcom import XCom
-
-    monkeypatch.setattr(XCom, "get_one", staticmethod(lambda **_: None))
-
-
 def test_a_model_built_and_tested_ends_its_task_in_the_triggerer():
     running = {PRODUCER: "running", PARENT: "deferred"}
     trigger = _trigger(1, reports=[None, None, "pass"], states=[running])
@@ -80,7 +76,21 @@ def test_a_model_built_and_tested_ends_its_task_in_the_triggerer():
     assert isinstance(event, TaskSuccessEvent)
     assert trigger.run_id == "r1"  # the run comes from the task instance, not from the DAG file
     # Polled until dbt reported it, whatever its parent's task: dbt orders the models, not Airflow.
-    assert trigger.reads == {"reports": 3, "states": 2}
+    assert trigger.reads == {"reports": 3, "states": 3}
+
+
+def test_between_report_reads_the_trigger_only_watches_for_the_producer_to_end():
+    running = {PRODUCER: "running"}
+    # The producer failed (another model did): the verdict is read once, when it ended, not at each check.
+    trigger = _trigger(1, reports=["pass"], states=[running] * 5 + [{PRODUCER: "failed"}], report_interval=3600)
+    [event] = _events(trigger)
+    assert isinstance(event, TaskSuccessEvent)
+    assert trigger.reads == {"reports": 1, "states": 6}
+    # The producer succeeded: dbt build exited 0, so every model was built and tested; nothing more to read.
+    trigger = _trigger(1, reports=[None], states=[running] * 2 + [{PRODUCER: "success"}], report_interval=3600)
+    [event] = _events(trigger)
+    assert isinstance(event, TaskSuccessEvent)
+    assert trigger.reads == {"reports": 0, "states": 3}
 
 
 def test_any_other_outcome_resumes_the_task_on_a_worker_with_cosmos_event(monkeypatch):

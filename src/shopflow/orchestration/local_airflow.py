@@ -40,13 +40,15 @@ ADMIN_USER = "admin"
 DAGS_DIR = PROJECT_ROOT / "dags"
 # Every component on one machine reads task logs from the shared log folder, so the scheduler and the
 # triggerer need not serve them over HTTP (their log servers would bind every interface).
-COMPONENT_ARGS = {
-    "scheduler": ["scheduler", "--skip-serve-logs"],
-    "dag-processor": ["dag-processor"],
-    "triggerer": ["triggerer", "--skip-serve-logs"],
-    "api-server": ["api-server"],
+# The DAG processor starts through shopflow.orchestration.dag_processor, which loads what its forked
+# parses share before Airflow's `dag-processor` command runs.
+COMPONENT_COMMANDS = {
+    "scheduler": ["airflow", "scheduler", "--skip-serve-logs"],
+    "dag-processor": [sys.executable, "-m", "shopflow.orchestration.dag_processor"],
+    "triggerer": ["airflow", "triggerer", "--skip-serve-logs"],
+    "api-server": ["airflow", "api-server"],
 }
-COMPONENTS = tuple(COMPONENT_ARGS)
+COMPONENTS = tuple(COMPONENT_COMMANDS)
 # Without SHOPFLOW_START_DATE, a local Airflow starts this many days before its first launch:
 # unpausing the DAGs then loads a few days, not every day since the default start date.
 LOCAL_HISTORY_DAYS = 3
@@ -263,7 +265,7 @@ def _start(airflow: LocalAirflow, name: str, env: dict[str, str]) -> _Child:
     handle = open(log, "ab")  # noqa: SIM115 - kept open for the child's lifetime, closed in _stop
     # Own session: Ctrl-C reaches only the supervisor, which then stops children in order.
     process = subprocess.Popen(
-        ["airflow", *COMPONENT_ARGS[name]],
+        COMPONENT_COMMANDS[name],
         env=env,
         stdout=handle,
         stderr=subprocess.STDOUT,

@@ -90,7 +90,7 @@ locals {
       secrets      = {}
     }
     dag-processor = {
-      command      = ["airflow", "dag-processor"]
+      command      = ["python", "-m", "shopflow.orchestration.dag_processor"]
       cpu          = var.control_cpu
       memory       = var.control_memory
       task_role    = aws_iam_role.control.arn
