@@ -364,7 +364,7 @@ def test_dag_file_parses_fast_without_heavy_imports(dag_file, parse_probes):
 
 _PRELOAD_PROBE = """
 import sys
-from shopflow.orchestration.dag_processor import PRELOADED_MODULES, preload
+from _dag_processor import PRELOADED_MODULES, preload
 preload()
 from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
 
@@ -384,15 +384,17 @@ def test_the_dag_processor_loads_what_its_forked_parses_share():
 
     # The launcher, compose and the ECS task definition start the DAG processor through the same module.
     command = la.COMPONENT_COMMANDS["dag-processor"]
-    assert command[1:] == ["-m", "shopflow.orchestration.dag_processor"]
+    assert command[1:] == ["-m", "_dag_processor"]
     compose = (ROOT / "docker-compose.yml").read_text()
-    assert '["python", "-m", "shopflow.orchestration.dag_processor"]' in compose
+    assert '["python", "-m", "_dag_processor"]' in compose
     terraform = (ROOT / "terraform" / "modules" / "airflow" / "main.tf").read_text()
-    assert '["python", "-m", "shopflow.orchestration.dag_processor"]' in terraform
-    probe = subprocess.run([sys.executable, "-c", _PRELOAD_PROBE], capture_output=True, text=True, timeout=120)
+    assert '["python", "-m", "_dag_processor"]' in terraform
+    # dags/ is on PYTHONPATH wherever the DAG processor runs (the launcher, the image).
+    env = {**os.environ, "PYTHONPATH": str(DAGS_DIR)}
+    probe = subprocess.run([sys.executable, "-c", _PRELOAD_PROBE], env=env, capture_output=True, text=True, timeout=120)
     assert probe.returncode == 0 and "preloaded" in probe.stdout, probe.stderr[-2000:]
     # It hands its arguments to Airflow's own `dag-processor` command.
-    usage = subprocess.run([*command, "--help"], capture_output=True, text=True, timeout=120)
+    usage = subprocess.run([*command, "--help"], env=env, capture_output=True, text=True, timeout=120)
     assert usage.returncode == 0 and "airflow dag-processor" in usage.stdout, usage.stderr[-2000:]
 
 

@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from shopflow.deploy.compose_env import write_env_file
+from tests.compose_rehearsal import dockerfile_runtime_env
 
 ROOT = Path(__file__).resolve().parents[1]
 ENTRYPOINT = ROOT / "docker" / "entrypoint.py"
@@ -88,6 +89,8 @@ def test_every_image_service_command_starts_through_the_entrypoint(image_env, co
         env = {
             **environment,
             "PATH": f"{image_env}:{os.environ['PATH']}",
+            # The image's DAG folder on PYTHONPATH (Dockerfile ENV): the DAG processor starts from a module there.
+            "PYTHONPATH": dockerfile_runtime_env()["PYTHONPATH"].replace("/opt/shopflow", str(ROOT)),
             "HOME": str(tmp_path),
             "AIRFLOW_HOME": str(tmp_path / name),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(tmp_path / name / "passwords.json"),

@@ -40,11 +40,11 @@ ADMIN_USER = "admin"
 DAGS_DIR = PROJECT_ROOT / "dags"
 # Every component on one machine reads task logs from the shared log folder, so the scheduler and the
 # triggerer need not serve them over HTTP (their log servers would bind every interface).
-# The DAG processor starts through shopflow.orchestration.dag_processor, which loads what its forked
-# parses share before Airflow's `dag-processor` command runs.
+# The DAG processor starts through dags/_dag_processor.py (dags/ is on PYTHONPATH), which loads what its
+# forked parses share before Airflow's `dag-processor` command runs.
 COMPONENT_COMMANDS = {
     "scheduler": ["airflow", "scheduler", "--skip-serve-logs"],
-    "dag-processor": [sys.executable, "-m", "shopflow.orchestration.dag_processor"],
+    "dag-processor": [sys.executable, "-m", "_dag_processor"],
     "triggerer": ["airflow", "triggerer", "--skip-serve-logs"],
     "api-server": ["airflow", "api-server"],
 }

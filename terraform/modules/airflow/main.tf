@@ -90,7 +90,7 @@ locals {
       secrets      = {}
     }
     dag-processor = {
-      command      = ["python", "-m", "shopflow.orchestration.dag_processor"]
+      command      = ["python", "-m", "_dag_processor"]
       cpu          = var.control_cpu
       memory       = var.control_memory
       task_role    = aws_iam_role.control.arn

@@ -7,7 +7,9 @@ without this, every parse imported Cosmos and discovered every provider's asset 
 first `Asset(...)` of a process does that), about 0.4 s of CPU per parse, taken from the dbt build the
 parses run beside. Loaded here: the handlers, and the libraries the DAG files import.
 
-    python -m shopflow.orchestration.dag_processor [airflow dag-processor options]
+    python -m _dag_processor [airflow dag-processor options]     # dags/ on PYTHONPATH, as for the triggerer
+
+It lives beside the DAGs, not in the `shopflow` package, because it imports Airflow (the package never does).
 """
 
 from __future__ import annotations
