@@ -78,11 +78,11 @@ class ModelReportTrigger(WatcherTrigger):
 
     First try: it reads the model's verdict from the producer's report as dbt writes it (every
     `report_interval` seconds); a model built and tested ends the task there (`TaskSuccessEvent`), as
-    does the producer's success (dbt build exited 0), which ends every model task still waiting at once. Any other outcome (dbt failed or skipped the
-    model, the producer ended without a verdict) resumes the task on a worker, where Cosmos'
-    `execute_complete` fails it or runs dbt for it. A later try (a retry, a cleared task) waits until the
-    producer and the tasks of the model's dbt parents are done, then resumes on a worker to
-    `dbt build` the model there.
+    does the producer's success (dbt build exited 0), which ends every model task still waiting at
+    once. Any other outcome (dbt failed or skipped the model, the producer ended without a verdict)
+    resumes the task on a worker, where Cosmos' `execute_complete` fails it or runs dbt for it. A later
+    try (a retry, a cleared task) waits until the producer and the tasks of the model's dbt parents are
+    done, then resumes on a worker to `dbt build` the model there.
     """
 
     def __init__(
